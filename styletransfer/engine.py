@@ -1,0 +1,323 @@
+"""The optimisation loop: scales, optimiser, progress events and stopping.
+
+:meth:`Stylizer.stylize` is a generator. It yields a :class:`Progress` after
+every optimiser iteration, with a preview image every ``preview_every``
+iterations, and the full-size result in the last event. Closing the generator
+(or just dropping it) stops the work before the next iteration.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from . import images
+from .config import MIN_SIDE, StyleConfig
+from .device import Precision, device_label, pick_device, pick_precision
+from .features import VGG19Features
+from .losses import Objective, gram_matrix
+from .weights import BackboneWeights, load_weights
+
+LOSS_NAMES = ("total", "content", "style", "tv")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One optimiser iteration's report."""
+
+    iteration: int
+    """Iterations done so far, counted over all scales (1-based)."""
+    total_iterations: int
+    scale: int
+    """Index of the current scale, 0 for the coarsest."""
+    scales: int
+    size: tuple[int, int]
+    """(width, height) of the image being optimised at this scale."""
+    losses: dict[str, float]
+    """The loss terms before this iteration's step: total, content, style and tv."""
+    elapsed: float
+    """Seconds since the stylization started."""
+    fraction_done: float
+    """Share of the whole job's work done, weighted by each scale's pixel count."""
+    image: Image.Image | None = None
+    """A preview every ``preview_every`` iterations; the full-size result when ``final``."""
+    final: bool = False
+
+    @property
+    def seconds_left(self) -> float:
+        """An estimate of the time still needed, from the pace so far."""
+        if self.fraction_done <= 0:
+            return float("nan")
+        return self.elapsed * (1 - self.fraction_done) / self.fraction_done
+
+
+class Stylizer:
+    """A loaded backbone on a device, ready to stylize images; reuse it across jobs."""
+
+    def __init__(
+        self,
+        weights: BackboneWeights | str | os.PathLike = "auto",
+        *,
+        device: str | torch.device | None = None,
+        precision: Precision = "auto",
+    ) -> None:
+        self.weights = weights if isinstance(weights, BackboneWeights) else load_weights(weights)
+        self.device = pick_device(device)
+        self.precision = pick_precision(self.device, precision)
+        self._networks: dict[tuple, VGG19Features] = {}
+
+    @property
+    def description(self) -> str:
+        """Device, precision and weights, for a status line."""
+        return f"{device_label(self.device, self.precision)}; weights: {self.weights.description}"
+
+    def network(self, layers: Sequence[str], pooling: str) -> VGG19Features:
+        """The feature extractor for these layers and pooling, built once and kept."""
+        key = (tuple(layers), pooling)
+        if key not in self._networks:
+            net = VGG19Features(self.weights.state, self.weights.normalization, list(layers), pooling)
+            self._networks[key] = net.to(self.device, memory_format=torch.channels_last)
+        return self._networks[key]
+
+    def stylize(
+        self,
+        content: images.ImageInput,
+        styles: images.ImageInput | Sequence[images.ImageInput],
+        config: StyleConfig | None = None,
+        **settings,
+    ) -> Iterator[Progress]:
+        """Repaint ``content`` in the style of ``styles``, yielding progress as it goes.
+
+        ``settings`` override fields of ``config`` (see :class:`StyleConfig`).
+        Images may be paths, bytes, PIL images or arrays.
+        """
+        config = (config or StyleConfig()).updated(**settings) if settings else (config or StyleConfig())
+        style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+        if not style_list:
+            raise ValueError("At least one style image is needed.")
+        if config.style_weights is not None and len(config.style_weights) != len(style_list):
+            raise ValueError(f"{len(style_list)} style images but {len(config.style_weights)} style weights.")
+        content_image = images.load_image(content, max_side=config.size, name="content image")
+        style_images = [
+            images.load_image(s, max_side=_style_max_side(config), name=f"style image {i + 1}" if len(style_list) > 1 else "style image")
+            for i, s in enumerate(style_list)
+        ]
+        return self._run(content_image, style_images, config)
+
+    def stylize_image(self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings) -> Image.Image:
+        """Run a whole stylization and return only the final image."""
+        for event in self.stylize(content, styles, config, **settings):
+            if event.final:
+                return event.image
+        raise RuntimeError("The stylization ended without a final image.")  # unreachable by construction
+
+    def _run(self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig) -> Iterator[Progress]:
+        start = time.perf_counter()
+        sizes = scale_sizes(content_image.size, config)
+        iterations = [config.coarse_iterations] * (len(sizes) - 1) + [config.iterations]
+        total = sum(iterations)
+        work = [n * w * h for n, (w, h) in zip(iterations, sizes)]
+        net = self.network(config.content_layers + config.style_layers, config.pooling)
+        blend = _normalised_blend(config.style_weights, len(style_images))
+        generator = torch.Generator().manual_seed(config.seed)
+        image: Tensor | None = None
+        done = 0
+        try:
+            for scale, ((width, height), steps) in enumerate(zip(sizes, iterations)):
+                content = images.to_tensor(content_image.resize((width, height), Image.Resampling.LANCZOS), self.device)
+                styles = [images.to_tensor(_resize_style(s, (width, height), config.style_scale), self.device) for s in style_images]
+                target_content, styles = _color_inputs(content, styles, config.preserve_color)
+                objective = self._objective(net, target_content, styles, blend, config)
+                image = _initial_image(image, target_content, styles[0], config.init, generator)
+                image.requires_grad_(True)
+                step = _make_step(image, objective, net, config, self._autocast)
+                for _ in range(steps):
+                    terms = step()
+                    done += 1
+                    last = done == total
+                    fraction = (sum(work[:scale]) + work[scale] * (_ + 1) / max(steps, 1)) / max(sum(work), 1)
+                    preview = None
+                    if last:
+                        preview = images.to_image(_finish(image, content, config.preserve_color))
+                    elif config.preview_every and done % config.preview_every == 0:
+                        preview = images.to_image(_finish(image, content, config.preserve_color))
+                    yield Progress(
+                        iteration=done,
+                        total_iterations=total,
+                        scale=scale,
+                        scales=len(sizes),
+                        size=(width, height),
+                        losses=dict(zip(LOSS_NAMES, terms.tolist())),
+                        elapsed=time.perf_counter() - start,
+                        fraction_done=fraction,
+                        image=preview,
+                        final=last,
+                    )
+                image = image.detach()
+        finally:
+            del image
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    @torch.no_grad()
+    def _objective(self, net: VGG19Features, content: Tensor, styles: list[Tensor], blend: list[float], config: StyleConfig) -> Objective:
+        with self._autocast():
+            content_features = net(content)
+            content_targets = {name: content_features[name].float() for name in config.content_layers}
+            style_targets = {name: 0 for name in config.style_layers}
+            for style, weight in zip(styles, blend):
+                features = net(style)
+                for name in config.style_layers:
+                    style_targets[name] = style_targets[name] + weight * gram_matrix(features[name])
+        return Objective(content_targets, style_targets, config.content_weight, config.style_weight, config.tv_weight)
+
+
+def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tuple[int, int]]:
+    """The (width, height) of each scale, coarse to fine, ending at the output size.
+
+    The output's long side is ``config.size`` but never more than the content
+    image's own; scales grow geometrically from ``config.min_size``. Scales whose
+    short side would be under :data:`MIN_SIDE` are skipped.
+    """
+    long_side = min(config.size, max(content_size))
+    final = images.scaled_size(content_size, long_side)
+    if min(final) < MIN_SIDE:
+        raise ValueError(
+            f"At {final[0]}×{final[1]} pixels the short side is under {MIN_SIDE}: the image's aspect ratio is too "
+            "extreme for this size. Use a larger size or crop the image."
+        )
+    if config.scales == 1 or long_side <= config.min_size:
+        return [final]
+    count = config.scales
+    longs = [round(config.min_size * (long_side / config.min_size) ** (i / (count - 1))) for i in range(count - 1)]
+    coarse = [images.scaled_size(content_size, side) for side in longs]
+    return [size for size in coarse if min(size) >= MIN_SIDE] + [final]
+
+
+def _style_max_side(config: StyleConfig) -> int:
+    return max(MIN_SIDE, round(config.size * config.style_scale))
+
+
+def _resize_style(style: Image.Image, output_size: tuple[int, int], style_scale: float) -> Image.Image:
+    long_side = round(max(output_size) * style_scale)
+    # Keep the short side usable by the deepest layer, whatever the style's aspect ratio.
+    long_side = max(long_side, round(MIN_SIDE * max(style.size) / min(style.size)))
+    return images.resize_long_side(style, long_side)
+
+
+def _normalised_blend(weights: tuple[float, ...] | None, count: int) -> list[float]:
+    weights = weights or (1.0,) * count
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def _color_inputs(content: Tensor, styles: list[Tensor], mode: str) -> tuple[Tensor, list[Tensor]]:
+    """The content target and style images as the chosen colour mode wants them."""
+    if mode == "luminance":
+        return images.luminance(content), [images.match_luminance(s, content) for s in styles]
+    if mode == "histogram":
+        return content, [images.match_color_histogram(s, content) for s in styles]
+    return content, styles
+
+
+def _finish(image: Tensor, content: Tensor, mode: str) -> Tensor:
+    """The optimised image as the user sees it: clamped, and recoloured in luminance mode."""
+    image = image.detach().clamp(0, 1)
+    return images.with_chroma_of(image, content) if mode == "luminance" else image
+
+
+def _initial_image(previous: Tensor | None, content: Tensor, style: Tensor, init: str, generator: torch.Generator) -> Tensor:
+    """The starting image of a scale: the previous scale's result upsampled, or the chosen init."""
+    size = content.shape[-2:]
+    if previous is not None:
+        return F.interpolate(previous, size=size, mode="bicubic", align_corners=False).clamp(0, 1).contiguous()
+    if init == "noise":
+        return torch.rand(content.shape, generator=generator).to(content.device)
+    if init == "style":
+        return F.interpolate(style, size=size, mode="bilinear", antialias=True, align_corners=False).contiguous()
+    return content.clone()
+
+
+def _make_step(image: Tensor, objective: Objective, net: VGG19Features, config: StyleConfig, autocast):
+    """Return a function that runs one optimiser iteration and returns the loss terms."""
+
+    def evaluate() -> Tensor:
+        with autocast():
+            features = net(image)
+        terms = objective(features, image)
+        terms[0].backward()
+        return terms.detach()
+
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam([image], lr=config.learning_rate)
+
+        def adam_step() -> Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            terms = evaluate()
+            optimizer.step()
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            return terms
+
+        return adam_step
+
+    # One evaluation per step: L-BFGS keeps its curvature history between calls.
+    # Zero tolerances: relative losses are small numbers, and the defaults would stop early.
+    optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0)
+    last_terms: list[Tensor] = []
+
+    def closure() -> Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        terms = evaluate()
+        last_terms.append(terms)
+        return terms[0]
+
+    def lbfgs_step() -> Tensor:
+        last_terms.clear()
+        optimizer.step(closure)
+        return last_terms[0]
+
+    return lbfgs_step
+
+
+@lru_cache(maxsize=4)
+def default_stylizer(weights: str = "auto", device: str | None = None) -> Stylizer:
+    """A process-wide :class:`Stylizer`, loaded once per (weights, device)."""
+    return Stylizer(weights, device=device)
+
+
+def stylize(
+    content: images.ImageInput,
+    styles: images.ImageInput | Sequence[images.ImageInput],
+    config: StyleConfig | None = None,
+    *,
+    weights: str = "auto",
+    device: str | None = None,
+    **settings,
+) -> Iterator[Progress]:
+    """Stylize with the process-wide backbone; see :meth:`Stylizer.stylize`."""
+    return default_stylizer(weights, device).stylize(content, styles, config, **settings)
+
+
+def stylize_image(
+    content: images.ImageInput,
+    styles: images.ImageInput | Sequence[images.ImageInput],
+    config: StyleConfig | None = None,
+    *,
+    weights: str = "auto",
+    device: str | None = None,
+    **settings,
+) -> Image.Image:
+    """Stylize and return only the final image; see :meth:`Stylizer.stylize_image`."""
+    return default_stylizer(weights, device).stylize_image(content, styles, config, **settings)
