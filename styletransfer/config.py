@@ -45,8 +45,8 @@ class StyleConfig:
     optimizer: Optimizer = "lbfgs"
     learning_rate: float = 0.02
     """Adam's step size in the [0, 1] pixel range (L-BFGS ignores it)."""
-    style_strength: float = 3.0
-    """log10 of the style weight: 3 means style losses count 1000× one unit of content loss."""
+    style_strength: float = 1.0
+    """log10 of the style weight: 1 means style losses count 10× one unit of content loss."""
     content_weight: float = 1.0
     tv_weight: float = 5.0
     """Weight of the total-variation smoothness term."""
