@@ -116,12 +116,37 @@ def load_hub_weights(
         if constants.is_offline_mode():
             raise HubUnavailableError("HF_HUB_OFFLINE is set and the file is not cached") from None
         try:
+            _check_hub_answers(options, timeout)
             path = _download_with_timeout(hf_hub_download, options, timeout)
-        except (LocalEntryNotFoundError, OfflineModeIsEnabled, OSError, TimeoutError) as error:
+        except (LocalEntryNotFoundError, OfflineModeIsEnabled, OSError, TimeoutError, *_transport_errors()) as error:
             raise HubUnavailableError(_first_line(error)) from None
     weights = load_safetensors_weights(path, source="hub")
     label = f"{repo_id}@{revision or 'main'}"
     return BackboneWeights(weights.state, weights.normalization, "hub", label)
+
+
+def _check_hub_answers(options: dict, timeout: float) -> None:
+    """Send the file's metadata request once, without retries, so that a dead network fails within ``timeout``.
+
+    ``hf_hub_download`` alone does not: when its metadata request fails and the file is not
+    cached, it retries with a 60 s time-out and exponential backoff, whatever ``etag_timeout``
+    says (about 25 s on a refused connection, minutes on one that never answers).
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(options["repo_id"], options["filename"], revision=options["revision"], endpoint=options["endpoint"])
+    get_hf_file_metadata(url, timeout=timeout)
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The HTTP client's connection and time-out errors: ``httpx2`` under huggingface_hub 2.x, ``httpx`` under 1.x."""
+    errors = []
+    for module in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(module).TransportError)
+        except ImportError:
+            continue
+    return tuple(errors)
 
 
 def _download_with_timeout(download, options: dict, timeout: float) -> str:

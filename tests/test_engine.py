@@ -1,0 +1,221 @@
+"""The optimisation loop, with the real original VGG19 weights, at small sizes on the CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from styletransfer import BackboneWeights, Progress, StyleConfig, Stylizer
+from styletransfer.engine import scale_sizes
+from styletransfer.features import VGG19Features
+from styletransfer.images import rgb_to_ycbcr, to_tensor
+from styletransfer.losses import gram_matrix, relative_distance
+
+# Small and quick, but two real scales.
+FAST = dict(size=128, min_size=64, scales=2, iterations=30, coarse_iterations=30)
+
+
+def final_event(events) -> Progress:
+    *_, last = events
+    assert last.final
+    return last
+
+
+def judge(stylizer: Stylizer, image, content, style) -> tuple[float, float]:
+    """(style distance, content distance) of ``image`` as the benchmark's judge defines them."""
+    config = StyleConfig()
+    net = stylizer.network(config.content_layers + config.style_layers, "max")
+    size = image.size
+    with torch.no_grad():
+        out = net(to_tensor(image))
+        ref_c = net(to_tensor(content.resize(size)))
+        ref_s = net(to_tensor(style.resize(size)))
+    style_distance = np.mean(
+        [relative_distance(gram_matrix(out[n]), gram_matrix(ref_s[n])).item() for n in config.style_layers]
+    )
+    content_distance = relative_distance(out["relu4_2"], ref_c["relu4_2"]).item()
+    return float(style_distance), content_distance
+
+
+def test_output_moves_toward_the_style_and_keeps_the_content(stylizer, content_image, style_image):
+    result = stylizer.stylize_image(content_image, style_image, **FAST)
+    before_style, _ = judge(stylizer, content_image.resize(result.size), content_image, style_image)
+    after_style, after_content = judge(stylizer, result, content_image, style_image)
+    assert after_style < before_style / 5, (before_style, after_style)
+    # Still the photo: nearer to it in content than the style image is, and its layout survives.
+    _, style_as_content = judge(stylizer, style_image.resize(result.size), content_image, style_image)
+    assert after_content < 0.8 * style_as_content, (after_content, style_as_content)
+    assert layout_correlation(result, content_image) > 0.6
+    assert layout_correlation(style_image.resize(result.size), content_image) < 0.3
+
+
+def layout_correlation(image, content) -> float:
+    """Correlation of the blurred grey levels of ``image`` and ``content``: the picture's layout."""
+
+    def grey(picture):
+        return np.asarray(picture.resize((32, 21)).convert("L"), dtype=float).ravel()
+
+    return float(np.corrcoef(grey(image), grey(content.resize(image.size)))[0, 1])
+
+
+def test_multiscale_ends_at_the_requested_size_and_aspect_ratio(stylizer, content_image, style_image):
+    events = list(stylizer.stylize(content_image, style_image, **FAST, preview_every=0))
+    sizes = [e.size for e in events]
+    assert sizes[0] == (64, 42) and sizes[-1] == (128, 85)
+    assert sorted(set(sizes), key=lambda s: s[0]) == [(64, 42), (128, 85)]
+    assert {e.scale for e in events} == {0, 1} and events[-1].scales == 2
+    assert events[-1].image.size == (128, 85)
+
+
+def test_events_arrive_at_the_interval_with_documented_fields(stylizer, content_image, style_image):
+    events = list(stylizer.stylize(content_image, style_image, **FAST, preview_every=7))
+    total = FAST["iterations"] + FAST["coarse_iterations"]
+    assert [e.iteration for e in events] == list(range(1, total + 1))
+    assert all(e.total_iterations == total for e in events)
+    with_image = [e.iteration for e in events if e.image is not None]
+    assert with_image == [*range(7, total, 7), total]
+    for event in events:
+        assert set(event.losses) == {"total", "content", "style", "tv"}
+        assert all(np.isfinite(v) for v in event.losses.values())
+    elapsed = [e.elapsed for e in events]
+    assert elapsed == sorted(elapsed) and elapsed[0] > 0
+    fractions = [e.fraction_done for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert [e.final for e in events].count(True) == 1 and events[-1].final
+    assert events[-1].image.size == (128, 85)
+    assert events[-1].losses["total"] < events[0].losses["total"]
+
+
+def test_closing_the_generator_stops_the_work(stylizer, content_image, style_image):
+    forwards = []
+    hook = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, *_: forwards.append(1) if isinstance(module, VGG19Features) else None
+    )
+    try:
+        run = stylizer.stylize(content_image, style_image, **FAST)
+        for _ in range(3):
+            next(run)
+        done_at_close = len(forwards)
+        run.close()
+        with pytest.raises(StopIteration):
+            next(run)
+    finally:
+        hook.remove()
+    # 2 forwards to build the targets (content, style), then one per iteration.
+    assert done_at_close == 2 + 3
+    assert len(forwards) == done_at_close
+
+
+def test_same_seed_gives_the_same_picture(stylizer, content_image, style_image):
+    settings = dict(FAST, init="noise", iterations=10, coarse_iterations=10)
+    first = np.asarray(stylizer.stylize_image(content_image, style_image, seed=7, **settings))
+    again = np.asarray(stylizer.stylize_image(content_image, style_image, seed=7, **settings))
+    other = np.asarray(stylizer.stylize_image(content_image, style_image, seed=8, **settings))
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def chroma_error(image, content) -> float:
+    """Mean absolute difference of Cb and Cr between ``image`` and ``content``, in 0..255 units."""
+    ours = rgb_to_ycbcr(to_tensor(image))[:, 1:]
+    theirs = rgb_to_ycbcr(to_tensor(content.resize(image.size)))[:, 1:]
+    return (ours - theirs).abs().mean().item() * 255
+
+
+def test_colour_preservation_keeps_the_content_chroma(stylizer, content_image, style_image):
+    plain = stylizer.stylize_image(content_image, style_image, **FAST)
+    luminance = stylizer.stylize_image(content_image, style_image, **FAST, preserve_color="luminance")
+    histogram = stylizer.stylize_image(content_image, style_image, **FAST, preserve_color="histogram")
+    plain_error = chroma_error(plain, content_image)
+    assert chroma_error(luminance, content_image) < min(2.5, plain_error / 4), plain_error
+    assert chroma_error(histogram, content_image) < plain_error / 2
+    # Luminance-only transfer still transfers the style to the luminance.
+    grey = np.asarray(luminance.convert("L"), dtype=float)
+    original = np.asarray(content_image.resize(luminance.size).convert("L"), dtype=float)
+    assert np.abs(grey - original).mean() > 5
+
+
+def test_blend_weight_one_and_zero_equals_the_single_style(stylizer, content_image, style_image, second_style_image):
+    single = stylizer.stylize_image(content_image, style_image, **FAST)
+    blended = stylizer.stylize_image(content_image, [style_image, second_style_image], **FAST, style_weights=(1, 0))
+    half = stylizer.stylize_image(content_image, [style_image, second_style_image], **FAST, style_weights=(1, 1))
+    assert np.array_equal(np.asarray(single), np.asarray(blended))
+    assert not np.array_equal(np.asarray(single), np.asarray(half))
+
+
+def test_rescaled_activations_leave_the_result_unchanged(stylizer, content_image, style_image):
+    """Normalised losses: a backbone whose activations are all 4× larger paints the same picture.
+
+    4 is a power of two, so the rescaled network's arithmetic is exact and any
+    difference would come from the losses alone. (L-BFGS amplifies rounding noise,
+    so with other factors the pictures differ in detail, though the losses agree.)
+    """
+    reference = Stylizer(stylizer.weights, device="cpu", precision="fp32")
+    settings = dict(FAST, iterations=15, coarse_iterations=15)
+    original = list(reference.stylize(content_image, style_image, **settings))
+    for factor in (4.0, 3.0):
+        scaled = Stylizer(rescaled_backbone(stylizer.weights, factor), device="cpu", precision="fp32")
+        with torch.no_grad():
+            probe = to_tensor(content_image.resize((64, 42)))
+            a = reference.network(["relu3_1"], "max")(probe)["relu3_1"]
+            b = scaled.network(["relu3_1"], "max")(probe)["relu3_1"]
+        assert relative_distance(b, a * factor) < 1e-8  # the activations really are rescaled
+        events = list(scaled.stylize(content_image, style_image, **settings))
+        first, first_original = events[0].losses, original[0].losses
+        assert first == pytest.approx(first_original, rel=1e-5)
+        if factor == 4.0:
+            assert np.array_equal(np.asarray(events[-1].image), np.asarray(original[-1].image))
+
+
+def rescaled_backbone(weights: BackboneWeights, factor: float) -> BackboneWeights:
+    """Weights whose every activation is ``factor`` times the original's (ReLU and pooling commute with it)."""
+    state = {
+        key: tensor * factor if key.endswith(".bias") or key == "features.0.weight" else tensor
+        for key, tensor in weights.state.items()
+    }
+    return BackboneWeights(state, weights.normalization, "file", f"activations ×{factor}")
+
+
+def test_output_is_never_larger_than_the_content(stylizer, content_image, style_image):
+    small = content_image.resize((90, 60))
+    result = stylizer.stylize_image(small, style_image, size=512, min_size=64, scales=2, iterations=2, coarse_iterations=2)
+    assert result.size == (90, 60)
+
+
+def test_scale_sizes_grow_geometrically_to_the_output():
+    config = StyleConfig(size=512, min_size=128, scales=3)
+    assert scale_sizes((1024, 768), config) == [(128, 96), (256, 192), (512, 384)]
+    assert scale_sizes((1024, 768), config.updated(scales=1)) == [(512, 384)]
+
+
+def test_extreme_aspect_ratio_is_refused_clearly():
+    with pytest.raises(ValueError, match="aspect ratio"):
+        scale_sizes((4000, 100), StyleConfig(size=512))
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("size", 10, "size must be a whole number"),
+        ("iterations", 0, "iterations"),
+        ("optimizer", "sgd", "optimizer must be one of"),
+        ("style_strength", float("nan"), "style_strength"),
+        ("preserve_color", "sepia", "preserve_color"),
+        ("style_weights", (1, -1), "style_weights"),
+        ("bogus", 1, "Unknown setting"),
+    ],
+)
+def test_bad_settings_get_clear_errors(setting, value, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        StyleConfig().updated(**{setting: value})
+
+
+def test_style_weights_must_match_the_styles(stylizer, content_image, style_image):
+    with pytest.raises(ValueError, match="2 style weights"):
+        stylizer.stylize(content_image, [style_image], **FAST, style_weights=(1, 2))
+
+
+def test_adam_optimiser_also_stylizes(stylizer, content_image, style_image):
+    events = list(stylizer.stylize(content_image, style_image, **FAST, optimizer="adam", preview_every=0))
+    assert events[-1].losses["style"] < events[0].losses["style"] / 2
