@@ -94,6 +94,8 @@ class VGG19Features(nn.Module):
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         x = (image[:, self.channel_order] * self.input_scale - self.mean) / self.std
+        # channels_last runs the convolutions faster on CPUs (oneDNN) and on tensor-core GPUs.
+        x = x.contiguous(memory_format=torch.channels_last)
         wanted = set(self.layers)
         out: dict[str, Tensor] = {}
         for name, conv in zip(self.names, self.convs):
