@@ -1,0 +1,67 @@
+"""The command line, end to end on real files, in a subprocess as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PIL import Image
+
+from .conftest import EXAMPLES, ROOT
+
+TINY = ["--size", "96", "--min-size", "48", "--scales", "2", "--iterations", "8", "--coarse-iterations", "8"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "styletransfer", *args, "--weights", "bundled"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_writes_the_stylized_picture(tmp_path):
+    output = tmp_path / "out.png"
+    result = run_cli(str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "-o", str(output), *TINY, "--preview-every", "4")
+    assert result.returncode == 0, result.stderr
+    picture = Image.open(output)
+    assert picture.format == "PNG" and picture.size == (96, 64)  # cat.jpg is 451×300
+    assert (tmp_path / "out.preview.png").exists()
+    assert "stylizing" in result.stderr and "style" in result.stderr  # the progress bar with losses
+    assert f"saved {output}" in result.stderr
+
+
+def test_cli_blends_two_styles(tmp_path):
+    output = tmp_path / "blend.png"
+    result = run_cli(
+        str(EXAMPLES / "coffee.jpg"),
+        str(EXAMPLES / "style_ink.jpg"),
+        str(EXAMPLES / "style_mosaic.jpg"),
+        "--style-weights", "2", "1",
+        "--preserve-color", "histogram",
+        "-o", str(output),
+        *TINY,
+    )
+    assert result.returncode == 0, result.stderr
+    assert Image.open(output).size == (96, 64)
+
+
+def test_cli_rejects_a_file_that_is_not_an_image(tmp_path):
+    pdf = tmp_path / "holiday.jpg"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n")
+    result = run_cli(str(pdf), str(EXAMPLES / "style_ink.jpg"), "-o", str(tmp_path / "x.png"), *TINY)
+    assert result.returncode == 2
+    assert "error: The content image is not an image" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_rejects_a_missing_file_and_bad_settings(tmp_path):
+    missing = run_cli(str(tmp_path / "nope.jpg"), str(EXAMPLES / "style_ink.jpg"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    too_small = run_cli(str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "--size", "8")
+    assert too_small.returncode == 2 and "size must be a whole number from 32" in too_small.stderr
+    mismatch = run_cli(str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "--style-weights", "1", "2")
+    assert mismatch.returncode == 2 and "1 style images but 2 style weights" in mismatch.stderr
