@@ -26,7 +26,14 @@ import torch
 from safetensors import safe_open
 from torch import Tensor
 
-from .features import CAFFE_NORMALIZATION, IMAGENET_NORMALIZATION, VGG19_BLOCKS, VGG19_CONVS, VGG19_SHAPES, Normalization
+from .features import (
+    CAFFE_NORMALIZATION,
+    IMAGENET_NORMALIZATION,
+    VGG19_BLOCKS,
+    VGG19_CONVS,
+    VGG19_SHAPES,
+    Normalization,
+)
 
 logger = logging.getLogger("styletransfer")
 
@@ -134,7 +141,9 @@ def _check_hub_answers(options: dict, timeout: float) -> None:
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
-    url = hf_hub_url(options["repo_id"], options["filename"], revision=options["revision"], endpoint=options["endpoint"])
+    url = hf_hub_url(
+        options["repo_id"], options["filename"], revision=options["revision"], endpoint=options["endpoint"]
+    )
     get_hf_file_metadata(url, timeout=timeout)
 
 
@@ -217,10 +226,12 @@ def load_bundled_weights(path: str | os.PathLike | None = None) -> BackboneWeigh
     except OSError as error:
         raise WeightsError(f"Cannot read the bundled weights {path}: {error.strerror}.") from None
     if digest != BUNDLED_SHA256:
-        raise WeightsError(f"{path} has sha256 {digest}, expected {BUNDLED_SHA256}: the file is corrupt or not the pinned one.")
+        raise WeightsError(
+            f"{path} has sha256 {digest}, expected {BUNDLED_SHA256}: the file is corrupt or not the pinned one."
+        )
     archive = torch.load(path, map_location="cpu", weights_only=True)
     state: dict[str, Tensor] = {}
-    for (name, index, _, _), caffe_name in zip(VGG19_CONVS, _caffe_names()):
+    for (name, index, _, _), caffe_name in zip(VGG19_CONVS, _caffe_names(), strict=True):
         try:
             table, indices, bias = (archive[f"{caffe_name}_{part}"] for part in ("W_table", "W_q", "b"))
         except KeyError as error:
