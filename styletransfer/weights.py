@@ -124,7 +124,8 @@ def load_hub_weights(
             raise HubUnavailableError("HF_HUB_OFFLINE is set and the file is not cached") from None
         try:
             _check_hub_answers(options, timeout)
-            path = _download_with_timeout(hf_hub_download, options, timeout)
+            # Reads of the body time out after HF_HUB_DOWNLOAD_TIMEOUT (10 s unless the user set it).
+            path = hf_hub_download(**options, etag_timeout=timeout)
         except (LocalEntryNotFoundError, OfflineModeIsEnabled, OSError, TimeoutError, *_transport_errors()) as error:
             raise HubUnavailableError(_first_line(error)) from None
     weights = load_safetensors_weights(path, source="hub")
@@ -156,18 +157,6 @@ def _transport_errors() -> tuple[type[Exception], ...]:
         except ImportError:
             continue
     return tuple(errors)
-
-
-def _download_with_timeout(download, options: dict, timeout: float) -> str:
-    """Run ``hf_hub_download`` with ``timeout`` applied to the metadata request and every read."""
-    from huggingface_hub import constants
-
-    saved = constants.HF_HUB_DOWNLOAD_TIMEOUT
-    constants.HF_HUB_DOWNLOAD_TIMEOUT = timeout
-    try:
-        return download(**options, etag_timeout=timeout)
-    finally:
-        constants.HF_HUB_DOWNLOAD_TIMEOUT = saved
 
 
 def _first_line(error: BaseException) -> str:
