@@ -41,7 +41,7 @@ def swirls(seed: int = 1) -> Image.Image:
 def _vortex_flow(x: float, y: float, centres: np.ndarray, spins: np.ndarray) -> tuple[float, float]:
     """Unit direction of a flow made of a few swirling centres."""
     fx = fy = 0.0
-    for (cx, cy), spin in zip(centres, spins):
+    for (cx, cy), spin in zip(centres, spins, strict=True):
         rx, ry = x - cx, y - cy
         weight = 1.0 / (rx * rx + ry * ry + 400.0)
         fx += -ry * spin * weight

@@ -5,13 +5,14 @@
 """
 
 from .config import StyleConfig
-from .engine import Progress, Stylizer, stylize, stylize_image
+from .engine import OutOfMemoryError, Progress, Stylizer, stylize, stylize_image
 from .images import ImageError, load_image
 from .weights import BackboneWeights, WeightsError, load_weights
 
 __all__ = [
     "BackboneWeights",
     "ImageError",
+    "OutOfMemoryError",
     "Progress",
     "StyleConfig",
     "Stylizer",

@@ -28,17 +28,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default="out.png", help="where to save the picture (default: out.png)")
     parser.add_argument("-s", "--size", type=int, default=_DEFAULTS.size, help="long side of the output in pixels")
     parser.add_argument("-i", "--iterations", type=int, default=_DEFAULTS.iterations, help="iterations at full size")
-    parser.add_argument("--coarse-iterations", type=int, default=_DEFAULTS.coarse_iterations, help="iterations at each smaller scale")
-    parser.add_argument("--scales", type=int, default=_DEFAULTS.scales, help="number of scales, coarse to fine (1: single scale)")
+    parser.add_argument(
+        "--coarse-iterations", type=int, default=_DEFAULTS.coarse_iterations, help="iterations at each smaller scale"
+    )
+    parser.add_argument(
+        "--scales", type=int, default=_DEFAULTS.scales, help="number of scales, coarse to fine (1: single scale)"
+    )
     parser.add_argument("--min-size", type=int, default=_DEFAULTS.min_size, help="long side of the coarsest scale")
-    parser.add_argument("--style-strength", type=float, default=_DEFAULTS.style_strength, help="log10 of the style weight")
+    parser.add_argument(
+        "--style-strength", type=float, default=_DEFAULTS.style_strength, help="log10 of the style weight"
+    )
     parser.add_argument("--content-weight", type=float, default=_DEFAULTS.content_weight)
     parser.add_argument("--tv-weight", type=float, default=_DEFAULTS.tv_weight, help="smoothness")
-    parser.add_argument("--style-scale", type=float, default=_DEFAULTS.style_scale, help="style size relative to the output")
+    parser.add_argument(
+        "--style-scale", type=float, default=_DEFAULTS.style_scale, help="style size relative to the output"
+    )
     parser.add_argument("--style-weights", type=float, nargs="+", help="blend weights, one per style image")
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=_DEFAULTS.optimizer)
     parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate, help="Adam's step size")
-    parser.add_argument("--preserve-color", choices=("none", "luminance", "histogram"), default=_DEFAULTS.preserve_color)
+    parser.add_argument(
+        "--preserve-color", choices=("none", "luminance", "histogram"), default=_DEFAULTS.preserve_color
+    )
     parser.add_argument("--init", choices=("content", "noise", "style"), default=_DEFAULTS.init)
     parser.add_argument("--pooling", choices=("max", "avg"), default=_DEFAULTS.pooling)
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
@@ -49,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto (Hub, else bundled), hub, bundled, or a path to a torchvision-layout .safetensors file",
     )
-    parser.add_argument("--preview-every", type=int, default=0, metavar="N", help="also save a preview every N iterations")
+    parser.add_argument(
+        "--preview-every", type=int, default=0, metavar="N", help="also save a preview every N iterations"
+    )
     return parser
 
 

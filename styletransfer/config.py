@@ -60,6 +60,8 @@ class StyleConfig:
     seed: int = 0
     preview_every: int = 10
     """A preview image comes with every this-many iterations (0: only the final image)."""
+    time_limit: float | None = None
+    """Seconds after which the job ends with the picture it has (``None``: no limit)."""
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
 
@@ -79,6 +81,8 @@ class StyleConfig:
         _check_float("content_weight", self.content_weight, 0.0, 1e6)
         _check_float("tv_weight", self.tv_weight, 0.0, 1e6)
         _check_float("style_scale", self.style_scale, 0.1, 4.0)
+        if self.time_limit is not None:
+            _check_float("time_limit", self.time_limit, 0.0, 86_400.0)
         if self.style_weights is not None:
             weights = tuple(float(w) for w in self.style_weights)
             if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
@@ -106,5 +110,10 @@ def _check_int(name: str, value: object, low: int, high: int) -> None:
 
 
 def _check_float(name: str, value: object, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise ValueError(f"{name} must be a number from {low:g} to {high:g}; got {value!r}.")

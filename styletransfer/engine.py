@@ -29,6 +29,17 @@ from .weights import BackboneWeights, load_weights
 LOSS_NAMES = ("total", "content", "style", "tv")
 
 
+class OutOfMemoryError(RuntimeError):
+    """The device ran out of memory; its memory has been released and the next job can run."""
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    message = str(error).lower()
+    return "out of memory" in message or "can't allocate memory" in message
+
+
 @dataclass(frozen=True)
 class Progress:
     """One optimiser iteration's report."""
@@ -50,6 +61,8 @@ class Progress:
     image: Image.Image | None = None
     """A preview every ``preview_every`` iterations; the full-size result when ``final``."""
     final: bool = False
+    note: str | None = None
+    """Why the job ended early, when it did (the time limit)."""
 
     @property
     def seconds_left(self) -> float:
@@ -107,76 +120,113 @@ class Stylizer:
             raise ValueError(f"{len(style_list)} style images but {len(config.style_weights)} style weights.")
         content_image = images.load_image(content, max_side=config.size, name="content image")
         style_images = [
-            images.load_image(s, max_side=_style_max_side(config), name=f"style image {i + 1}" if len(style_list) > 1 else "style image")
+            images.load_image(
+                s,
+                max_side=_style_max_side(config),
+                name=f"style image {i + 1}" if len(style_list) > 1 else "style image",
+            )
             for i, s in enumerate(style_list)
         ]
         return self._run(content_image, style_images, config)
 
-    def stylize_image(self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings) -> Image.Image:
+    def stylize_image(
+        self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings
+    ) -> Image.Image:
         """Run a whole stylization and return only the final image."""
         for event in self.stylize(content, styles, config, **settings):
             if event.final:
                 return event.image
         raise RuntimeError("The stylization ended without a final image.")  # unreachable by construction
 
-    def _run(self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig) -> Iterator[Progress]:
+    def _run(
+        self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig
+    ) -> Iterator[Progress]:
         start = time.perf_counter()
         sizes = scale_sizes(content_image.size, config)
         iterations = [config.coarse_iterations] * (len(sizes) - 1) + [config.iterations]
         total = sum(iterations)
-        work = [n * w * h for n, (w, h) in zip(iterations, sizes)]
+        work = [n * w * h for n, (w, h) in zip(iterations, sizes, strict=True)]
         net = self.network(config.content_layers + config.style_layers, config.pooling)
         blend = _normalised_blend(config.style_weights, len(style_images))
         generator = torch.Generator().manual_seed(config.seed)
         image: Tensor | None = None
         done = 0
         try:
-            for scale, ((width, height), steps) in enumerate(zip(sizes, iterations)):
+            for scale, ((width, height), steps) in enumerate(zip(sizes, iterations, strict=True)):
                 content = images.to_tensor(content_image.resize((width, height), Image.Resampling.LANCZOS), self.device)
-                styles = [images.to_tensor(_resize_style(s, (width, height), config.style_scale), self.device) for s in style_images]
+                styles = [
+                    images.to_tensor(_resize_style(s, (width, height), config.style_scale), self.device)
+                    for s in style_images
+                ]
                 target_content, styles = _color_inputs(content, styles, config.preserve_color)
                 objective = self._objective(net, target_content, styles, blend, config)
                 image = _initial_image(image, target_content, styles[0], config.init, generator)
                 image.requires_grad_(True)
                 step = _make_step(image, objective, net, config, self._autocast)
-                for _ in range(steps):
+                for step_index in range(1, steps + 1):
                     terms = step()
                     done += 1
-                    last = done == total
-                    fraction = (sum(work[:scale]) + work[scale] * (_ + 1) / max(steps, 1)) / max(sum(work), 1)
-                    preview = None
-                    if last:
-                        preview = images.to_image(_finish(image, content, config.preserve_color))
+                    elapsed = time.perf_counter() - start
+                    out_of_time = config.time_limit is not None and elapsed >= config.time_limit and done < total
+                    final = done == total or out_of_time
+                    picture = None
+                    if final:
+                        picture = self._final_picture(image, content_image, sizes[-1], config.preserve_color)
                     elif config.preview_every and done % config.preview_every == 0:
-                        preview = images.to_image(_finish(image, content, config.preserve_color))
+                        picture = images.to_image(_finish(image, content, config.preserve_color))
                     yield Progress(
                         iteration=done,
                         total_iterations=total,
                         scale=scale,
                         scales=len(sizes),
                         size=(width, height),
-                        losses=dict(zip(LOSS_NAMES, terms.tolist())),
-                        elapsed=time.perf_counter() - start,
-                        fraction_done=fraction,
-                        image=preview,
-                        final=last,
+                        losses=dict(zip(LOSS_NAMES, terms.tolist(), strict=True)),
+                        elapsed=elapsed,
+                        fraction_done=(sum(work[:scale]) + work[scale] * step_index / steps) / sum(work),
+                        image=picture,
+                        final=final,
+                        note=f"Stopped at the {config.time_limit:g} s time limit; this is the picture so far."
+                        if out_of_time
+                        else None,
                     )
+                    if final:
+                        return
                 image = image.detach()
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
+            if not _is_out_of_memory(error):
+                raise
+            image = None
+            raise OutOfMemoryError(
+                f"Ran out of memory on {device_label(self.device, self.precision)} at {sizes[-1][0]}×{sizes[-1][1]} "
+                "pixels. Try a smaller output size."
+            ) from None
         finally:
             del image
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
 
+    def _final_picture(
+        self, image: Tensor, content_image: Image.Image, size: tuple[int, int], color_mode: str
+    ) -> Image.Image:
+        """The result at full output size, even when the job stopped at a coarser scale."""
+        content = images.to_tensor(content_image.resize(size, Image.Resampling.LANCZOS), self.device)
+        image = image.detach()
+        if tuple(image.shape[-2:]) != content.shape[-2:]:
+            image = F.interpolate(image, size=content.shape[-2:], mode="bicubic", align_corners=False)
+        return images.to_image(_finish(image, content, color_mode))
+
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @torch.no_grad()
-    def _objective(self, net: VGG19Features, content: Tensor, styles: list[Tensor], blend: list[float], config: StyleConfig) -> Objective:
+    def _objective(
+        self, net: VGG19Features, content: Tensor, styles: list[Tensor], blend: list[float], config: StyleConfig
+    ) -> Objective:
         with self._autocast():
             content_features = net(content)
             content_targets = {name: content_features[name].float() for name in config.content_layers}
             style_targets = {name: 0 for name in config.style_layers}
-            for style, weight in zip(styles, blend):
+            for style, weight in zip(styles, blend, strict=True):
                 features = net(style)
                 for name in config.style_layers:
                     style_targets[name] = style_targets[name] + weight * gram_matrix(features[name])
@@ -237,7 +287,9 @@ def _finish(image: Tensor, content: Tensor, mode: str) -> Tensor:
     return images.with_chroma_of(image, content) if mode == "luminance" else image
 
 
-def _initial_image(previous: Tensor | None, content: Tensor, style: Tensor, init: str, generator: torch.Generator) -> Tensor:
+def _initial_image(
+    previous: Tensor | None, content: Tensor, style: Tensor, init: str, generator: torch.Generator
+) -> Tensor:
     """The starting image of a scale: the previous scale's result upsampled, or the chosen init."""
     size = content.shape[-2:]
     if previous is not None:
@@ -274,7 +326,9 @@ def _make_step(image: Tensor, objective: Objective, net: VGG19Features, config: 
 
     # One evaluation per step: L-BFGS keeps its curvature history between calls.
     # Zero tolerances: relative losses are small numbers, and the defaults would stop early.
-    optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0)
+    optimizer = torch.optim.LBFGS(
+        [image], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
+    )
     last_terms: list[Tensor] = []
 
     def closure() -> Tensor:

@@ -98,7 +98,7 @@ class VGG19Features(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         wanted = set(self.layers)
         out: dict[str, Tensor] = {}
-        for name, conv in zip(self.names, self.convs):
+        for name, conv in zip(self.names, self.convs, strict=True):
             block, i = name[4:].split("_")
             if i == "1" and block != "1":
                 x = F.max_pool2d(x, 2) if self.pooling == "max" else F.avg_pool2d(x, 2)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 #: Images declaring more pixels than this are refused before decoding (decompression bombs).
 MAX_INPUT_PIXELS = 100_000_000
@@ -56,7 +55,9 @@ def load_image(source: ImageInput, *, max_side: int | None = None, name: str = "
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ImageError(f"The {name} could not be decoded; the file may be truncated or corrupt ({error}).") from None
     if min(image.size) < MIN_INPUT_SIDE:
-        raise ImageError(f"The {name} is {image.width}×{image.height} pixels; each side must be at least {MIN_INPUT_SIDE}.")
+        raise ImageError(
+            f"The {name} is {image.width}×{image.height} pixels; each side must be at least {MIN_INPUT_SIDE}."
+        )
     if max_side is not None and max(image.size) > max_side:
         image = resize_long_side(image, max_side)
     return image
@@ -103,7 +104,11 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         image = _apply_icc_profile(image, icc_profile)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
-        high = 1.0 if image.mode == "F" and values.max(initial=0) <= 1.0 else (65535.0 if values.max(initial=0) > 255 else 255.0)
+        high = (
+            1.0
+            if image.mode == "F" and values.max(initial=0) <= 1.0
+            else (65535.0 if values.max(initial=0) > 255 else 255.0)
+        )
         image = Image.fromarray((np.clip(np.nan_to_num(values) / high, 0, 1) * 255).round().astype(np.uint8))
     if image.mode == "P":
         image = image.convert("RGBA")

@@ -24,7 +24,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_cli_writes_the_stylized_picture(tmp_path):
     output = tmp_path / "out.png"
-    result = run_cli(str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "-o", str(output), *TINY, "--preview-every", "4")
+    result = run_cli(
+        str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "-o", str(output), *TINY, "--preview-every", "4"
+    )
     assert result.returncode == 0, result.stderr
     picture = Image.open(output)
     assert picture.format == "PNG" and picture.size == (96, 64)  # cat.jpg is 451×300
@@ -39,9 +41,13 @@ def test_cli_blends_two_styles(tmp_path):
         str(EXAMPLES / "coffee.jpg"),
         str(EXAMPLES / "style_ink.jpg"),
         str(EXAMPLES / "style_mosaic.jpg"),
-        "--style-weights", "2", "1",
-        "--preserve-color", "histogram",
-        "-o", str(output),
+        "--style-weights",
+        "2",
+        "1",
+        "--preserve-color",
+        "histogram",
+        "-o",
+        str(output),
         *TINY,
     )
     assert result.returncode == 0, result.stderr

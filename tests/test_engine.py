@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from styletransfer import BackboneWeights, Progress, StyleConfig, Stylizer
+from styletransfer import BackboneWeights, OutOfMemoryError, Progress, StyleConfig, Stylizer
 from styletransfer.engine import scale_sizes
 from styletransfer.features import VGG19Features
 from styletransfer.images import rgb_to_ycbcr, to_tensor
@@ -179,7 +179,9 @@ def rescaled_backbone(weights: BackboneWeights, factor: float) -> BackboneWeight
 
 def test_output_is_never_larger_than_the_content(stylizer, content_image, style_image):
     small = content_image.resize((90, 60))
-    result = stylizer.stylize_image(small, style_image, size=512, min_size=64, scales=2, iterations=2, coarse_iterations=2)
+    result = stylizer.stylize_image(
+        small, style_image, size=512, min_size=64, scales=2, iterations=2, coarse_iterations=2
+    )
     assert result.size == (90, 60)
 
 
@@ -219,3 +221,28 @@ def test_style_weights_must_match_the_styles(stylizer, content_image, style_imag
 def test_adam_optimiser_also_stylizes(stylizer, content_image, style_image):
     events = list(stylizer.stylize(content_image, style_image, **FAST, optimizer="adam", preview_every=0))
     assert events[-1].losses["style"] < events[0].losses["style"] / 2
+
+
+def test_time_limit_ends_with_a_full_size_picture(stylizer, content_image, style_image):
+    events = list(stylizer.stylize(content_image, style_image, **FAST, time_limit=0.0))
+    assert len(events) == 1 and events[0].final
+    assert events[0].scale == 0 and events[0].image.size == (128, 85)
+    assert "time limit" in events[0].note
+
+
+def test_out_of_memory_is_reported_and_the_next_job_runs(stylizer, content_image, style_image, monkeypatch):
+    real_forward = VGG19Features.forward
+    calls = []
+
+    def forward_that_runs_out(self, image):
+        calls.append(1)
+        if len(calls) == 4:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return real_forward(self, image)
+
+    monkeypatch.setattr(VGG19Features, "forward", forward_that_runs_out)
+    with pytest.raises(OutOfMemoryError, match=r"Ran out of memory .* Try a smaller output size"):
+        list(stylizer.stylize(content_image, style_image, **FAST))
+    monkeypatch.undo()
+    events = list(stylizer.stylize(content_image, style_image, **FAST, preview_every=0))
+    assert events[-1].final and events[-1].image.size == (128, 85)
