@@ -34,9 +34,9 @@ class StyleConfig:
 
     size: int = 512
     """Long side of the output in pixels; never more than the content image's own."""
-    iterations: int = 200
+    iterations: int = 60
     """Optimiser iterations at the full output size. Coarser scales run ``coarse_iterations``."""
-    coarse_iterations: int = 300
+    coarse_iterations: int = 50
     """Iterations at each scale below the output size."""
     scales: int = 3
     """Number of scales, coarse to fine; 1 optimises at the output size only."""
@@ -45,8 +45,8 @@ class StyleConfig:
     optimizer: Optimizer = "lbfgs"
     learning_rate: float = 0.02
     """Adam's step size in the [0, 1] pixel range (L-BFGS ignores it)."""
-    style_strength: float = 1.0
-    """log10 of the style weight: 1 means style losses count 10× one unit of content loss."""
+    style_strength: float = 1.5
+    """log10 of the style weight: 1.5 means style losses count about 32× one unit of content loss."""
     content_weight: float = 1.0
     tv_weight: float = 5.0
     """Weight of the total-variation smoothness term."""
