@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
@@ -121,12 +121,10 @@ def _to_srgb(image: Image.Image) -> Image.Image:
 
 def _apply_icc_profile(image: Image.Image, icc_profile: bytes) -> Image.Image:
     try:
-        from PIL import ImageCms
-
         source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
         output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
         return ImageCms.profileToProfile(image, source_profile, ImageCms.createProfile("sRGB"), outputMode=output_mode)
-    except (ImportError, OSError, ValueError, TypeError):
+    except (ImportError, OSError, ValueError, TypeError, ImageCms.PyCMSError):
         # A broken or unsupported profile: keep the pixels as they are.
         return image
 
