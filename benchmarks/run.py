@@ -1,0 +1,174 @@
+"""The command line: ``python -m benchmarks [options]``; prints markdown tables and writes results into ``--out``."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from styletransfer import StyleConfig, Stylizer, load_image
+from styletransfer.weights import load_bundled_weights
+
+from .compare import Comparison, Pair, compare
+from .judge import judge_network
+from .plot import plot_comparison
+from .reference import EVALUATIONS
+from .report import headline_table, load_warning, machine, throughput_table, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+DEFAULT_PAIRS = ["cat:swirls", "coffee:mosaic"]
+DEFAULT_SIZES = {"cpu": [256, 512], "cuda": [512, 1024, 2048, 4096]}
+#: Peak dense bf16 TFLOP/s of the card the GPU figures are compared with (H100).
+DEFAULT_PEAK_TFLOPS = {"cuda": 800.0}
+QUICK = {"sizes": [128], "evaluations": 60, "runs": 1, "pairs": DEFAULT_PAIRS[:1]}
+#: Our engine's preview interval during the benchmark: only previews can be judged.
+PREVIEW_EVERY = 5
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The options, with the defaults that depend on ``--device`` and ``--quick`` filled in."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Time-to-quality of our engine against the reference (see benchmarks/README.md).",
+    )
+    parser.add_argument(
+        "--sizes", type=_positive, nargs="+", help="output long sides (default: 256 512 on cpu, 512…4096 on cuda)"
+    )
+    parser.add_argument(
+        "--pairs",
+        nargs="+",
+        metavar="CONTENT:STYLE",
+        help="example pairs, e.g. cat:swirls = examples/cat.jpg and examples/style_swirls.jpg",
+    )
+    parser.add_argument("--content", type=Path, help="a content image file (with --style, instead of --pairs)")
+    parser.add_argument("--style", type=Path, help="a style image file (with --content)")
+    parser.add_argument("--runs", type=_positive, help="runs of our engine per configuration (default 3)")
+    parser.add_argument(
+        "--evaluations", type=_positive, help=f"the reference's L-BFGS evaluations (default {EVALUATIONS})"
+    )
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--threads", type=_positive, default=2, help="torch CPU threads, the same for both (default 2)")
+    parser.add_argument(
+        "--peak-tflops", type=float, help="the device's peak TFLOP/s to compare with (default 800 on cuda)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 128 px, 60 evaluations, one run, one pair")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results", help="where results.json and the PNGs go"
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="StyleConfig overrides for our engine, e.g. iterations=100 optimizer=adam",
+    )
+    args = parser.parse_args(argv)
+    if (args.content is None) != (args.style is None):
+        parser.error("--content and --style go together.")
+    if args.content is not None and args.pairs:
+        parser.error("Use either --pairs or --content/--style.")
+    quick = QUICK if args.quick else {}
+    args.sizes = args.sizes or quick.get("sizes") or DEFAULT_SIZES[args.device]
+    args.pairs = args.pairs or quick.get("pairs") or DEFAULT_PAIRS
+    args.runs = args.runs or quick.get("runs") or 3
+    args.evaluations = args.evaluations or quick.get("evaluations") or EVALUATIONS
+    args.peak_tflops = args.peak_tflops or DEFAULT_PEAK_TFLOPS.get(args.device)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA GPU is available.")
+    try:
+        args.settings = parse_settings(args.settings)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+    return args
+
+
+def parse_settings(items: list[str]) -> dict[str, object]:
+    """``key=value`` strings as StyleConfig overrides; values are Python literals, else strings."""
+    settings: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {item!r}.")
+        if key == "size":
+            raise ValueError("Set the size with --sizes.")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        settings[key] = tuple(value) if isinstance(value, list) else value
+    StyleConfig().updated(**settings)  # fail now, not after the reference has run
+    return settings
+
+
+def load_pairs(args: argparse.Namespace) -> list[Pair]:
+    """The content/style pairs to measure, from files or from ``examples/``."""
+    if args.content is not None:
+        return [Pair(f"{args.content.stem}:{args.style.stem}", load_image(args.content), load_image(args.style))]
+    pairs = []
+    for name in args.pairs:
+        content, _, style = name.partition(":")
+        paths = EXAMPLES / f"{content}.jpg", EXAMPLES / f"style_{style}.jpg"
+        missing = [str(path) for path in paths if not path.exists()]
+        if missing:
+            raise SystemExit(f"No such example image: {', '.join(missing)} (pairs are CONTENT:STYLE, e.g. cat:swirls).")
+        pairs.append(Pair(name, *(load_image(path) for path in paths)))
+    return pairs
+
+
+def save_outputs(comparison: Comparison, out: Path) -> dict[str, str]:
+    """Write the plot and both final pictures of one configuration; return their file names."""
+    stem = f"{comparison.size[0]}x{comparison.size[1]}_{comparison.pair.replace(':', '_')}"
+    files = {"plot": f"plot_{stem}.png", "reference_image": f"reference_{stem}.png", "ours_image": f"ours_{stem}.png"}
+    plot_comparison(comparison, out / files["plot"])
+    comparison.reference.image.save(out / files["reference_image"])
+    comparison.ours[0].image.save(out / files["ours_image"])
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every configuration, print the tables and write the results."""
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    pairs = load_pairs(args)
+    weights = load_bundled_weights()
+    stylizer = Stylizer(weights, device=args.device)
+    network = judge_network(weights, stylizer.device)
+    base_config = StyleConfig(preview_every=PREVIEW_EVERY).updated(**args.settings)
+    context = {  # before the runs: the engine's revision is the one imported now
+        "machine": machine(stylizer, args.threads),
+        "command": " ".join(["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]),
+        "engine_config": {k: v for k, v in asdict(base_config).items() if k != "size"},
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    comparisons, files = [], []
+    for size in args.sizes:
+        for pair in pairs:
+            print(f"measuring {pair.name} at {size} px …", file=sys.stderr, flush=True)
+            comparison = compare(
+                pair, base_config.updated(size=size), stylizer, network, evaluations=args.evaluations, runs=args.runs
+            )
+            comparisons.append(comparison)
+            files.append(save_outputs(comparison, args.out))
+    write_json(args.out / "results.json", comparisons, files, context)
+    print(f"Machine: {context['machine']}\n")
+    print(headline_table(comparisons) + "\n")
+    print(throughput_table(comparisons, args.peak_tflops))
+    warning = load_warning(comparisons, args.threads)
+    if warning:
+        print(f"\n{warning}")
+    print(f"\nResults and plots in {args.out}", file=sys.stderr)
+    return 0
