@@ -1,0 +1,81 @@
+"""The Gradio app: live neural style transfer in the browser, and the Hugging Face Space entry point.
+
+    python app.py                      # http://127.0.0.1:7860
+    python app.py --host 0.0.0.0 --port 8080
+    python app.py --share              # also a public gradio.live link (or GRADIO_SHARE=1)
+
+Without flags, ``GRADIO_SERVER_NAME`` and ``GRADIO_SERVER_PORT`` are honoured (a Space
+sets them). ``STYLETRANSFER_WEIGHTS`` picks the backbone weights: ``auto`` (default:
+the Hub, else the bundled original VGG19), ``hub``, ``bundled`` or a safetensors path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+with contextlib.suppress(ImportError):  # On a ZeroGPU Space, `spaces` must come before torch sets up CUDA.
+    import spaces  # noqa: F401
+
+import gradio as gr
+
+from webapp.jobs import Studio
+from webapp.layout import LAUNCH_STYLE, build_demo
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+#: Largest upload accepted; the engine refuses images over 100 megapixels anyway.
+MAX_UPLOAD = "50mb"
+_TRUE = {"1", "true", "yes", "on"}
+
+logger = logging.getLogger("styletransfer.app")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line: ``--host``, ``--port`` and ``--share``."""
+    parser = argparse.ArgumentParser(description="Serve the style transfer app.")
+    parser.add_argument("--host", help=f"address to listen on (default: $GRADIO_SERVER_NAME or {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, help=f"port (default: $GRADIO_SERVER_PORT or {DEFAULT_PORT})")
+    parser.add_argument("--share", action="store_true", help="also make a public gradio.live link ($GRADIO_SHARE=1)")
+    return parser.parse_args(argv)
+
+
+def server_options(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Where to listen and whether to share: flags first, then Gradio's environment variables, then defaults."""
+    port = args.port if args.port is not None else environ.get("GRADIO_SERVER_PORT", "").strip()
+    return {
+        "server_name": args.host or environ.get("GRADIO_SERVER_NAME", "").strip() or DEFAULT_HOST,
+        "server_port": int(port) if port != "" else DEFAULT_PORT,
+        "share": args.share or environ.get("GRADIO_SHARE", "").strip().lower() in _TRUE,
+    }
+
+
+def launch(demo: gr.Blocks, *, prevent_thread_lock: bool = False, **server: Any) -> None:
+    """Serve ``demo`` with the app's theme; ``server`` holds :func:`server_options`' keys."""
+    demo.launch(
+        **server,
+        **LAUNCH_STYLE,
+        max_file_size=MAX_UPLOAD,
+        footer_links=["api", "settings"],
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=prevent_thread_lock,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Load the weights once, warm the backbone up, and serve the page."""
+    logging.basicConfig(format="%(message)s")
+    logger.setLevel(logging.INFO)
+    server = server_options(parse_args(argv))
+    studio = Studio.from_environment()
+    logger.info("Backbone ready: %s", studio.stylizer.description)
+    studio.warm_up()
+    launch(build_demo(studio), **server)
+
+
+if __name__ == "__main__":
+    main()

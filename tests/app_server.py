@@ -1,0 +1,67 @@
+"""The real app, served in this process on a free 127.0.0.1 port, for the server and browser tests.
+
+In-process, so that the tests can read the studio's :class:`~webapp.jobs.WorkMeter`:
+the engine work the server really did, which the client cannot see.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import app
+from styletransfer import StyleConfig
+from webapp.jobs import Studio
+from webapp.layout import build_demo
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+#: The page's defaults in these tests: tiny and quick, two scales, frequent previews.
+TINY_DEFAULTS = StyleConfig(size=80, min_size=48, scales=2, coarse_iterations=12, iterations=24, preview_every=3)
+#: Generous: only a hang makes a test wait this long.
+HANG_GUARD = 120.0
+
+
+def bundled_studio() -> Studio:
+    """A studio built and warmed up as ``app.py`` does, from ``STYLETRANSFER_WEIGHTS=bundled``, with tiny defaults."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STYLETRANSFER_WEIGHTS", "bundled")
+        studio = Studio.from_environment(defaults=TINY_DEFAULTS)
+    studio.warm_up()
+    return studio
+
+
+@contextmanager
+def running_app(studio: Studio, *, queue_size: int, examples_cache: Path) -> Iterator[str]:
+    """Serve the page for ``studio`` as ``app.py`` does, and yield its URL.
+
+    Lazily cached example results go to ``examples_cache``, not the repository's ``.gradio/``.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_EXAMPLES_CACHE", str(examples_cache))
+        demo = build_demo(studio, queue_size=queue_size)
+    port = free_port()
+    app.launch(demo, server_name="127.0.0.1", server_port=port, share=False, prevent_thread_lock=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = HANG_GUARD) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}.")
+        time.sleep(0.05)

@@ -1,0 +1,122 @@
+"""The real app served on 127.0.0.1 (bundled weights, tiny sizes), driven through ``gradio_client``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from gradio_client.utils import QueueError, Status
+from PIL import Image
+
+from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, running_app, wait_until
+from webapp.jobs import Studio
+
+pytestmark = pytest.mark.slow
+
+COFFEE = EXAMPLES / "coffee.jpg"  # 600×400
+ASTRONAUT = EXAMPLES / "astronaut.jpg"  # 512×512
+STYLE = EXAMPLES / "style_swirls.jpg"
+QUEUE_SIZE = 2
+#: One scale at 64 px: a few hundredths of a second per iteration.
+SMALL = {"size": 64, "multiscale": False}
+
+
+@pytest.fixture(scope="module")
+def studio() -> Studio:
+    return bundled_studio()
+
+
+@pytest.fixture(scope="module")
+def url(studio, tmp_path_factory) -> Iterator[str]:
+    with running_app(studio, queue_size=QUEUE_SIZE, examples_cache=tmp_path_factory.mktemp("examples")) as url:
+        yield url
+
+
+@pytest.fixture
+def client(url) -> Client:
+    return Client(url, verbose=False)
+
+
+def submit(client: Client, content: Path | None = COFFEE, **settings):
+    """Start a stylization through the API, as the README shows."""
+    return client.submit(
+        content=handle_file(str(content)) if content else None,
+        style=handle_file(str(STYLE)),
+        **{**SMALL, **settings},
+        api_name="/stylize",
+    )
+
+
+def picture(output) -> str | None:
+    """The picture's file in one streamed output, or ``None`` where this update left it alone."""
+    return output[0] if isinstance(output[0], str) else None
+
+
+def test_a_job_streams_previews_before_the_final_picture(client, studio):
+    before = studio.meter.iterations
+    outputs = list(submit(client, iterations=30, preview_every=5))
+    *running, final = outputs
+    previews = [picture(out) for out in running if picture(out)]
+    assert len(set(previews)) >= 3, [out[2] for out in outputs]
+    image, _, status, png, animation = final
+    assert status.startswith("**Done**") and "64×43 px" in status and "30 iterations" in status
+    with Image.open(image) as shown, Image.open(png) as download:
+        assert shown.size == download.size == (64, 43)
+        assert download.format == "PNG"
+        assert download.convert("RGB").tobytes() == shown.convert("RGB").tobytes()
+    with Image.open(animation) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 6  # five previews and the final picture
+    assert studio.meter.iterations - before == 30
+
+
+def test_a_cancelled_job_stops_the_engine(client, studio):
+    total = 2000
+    before = studio.meter.iterations
+    job = submit(client, iterations=total, preview_every=3)
+    previews = []
+    for output in job:
+        if picture(output):
+            previews.append(int(re.search(r"iteration (\d+)/", output[2]).group(1)))
+        if len(previews) == 2:
+            break
+    assert studio.meter.running == 1
+    job.cancel()
+    wait_until(lambda: studio.meter.running == 0, "the server to close the engine's generator")
+    done = studio.meter.iterations - before
+    # The engine stopped within a few iterations of the cancel: nowhere near the job's length.
+    assert previews[1] <= done < total / 10, (previews, done)
+
+
+def test_a_missing_image_is_a_clear_error(client, studio):
+    begun = studio.meter.jobs_begun
+    with pytest.raises(AppError, match="Please add a content image"):
+        submit(client, content=None).result(timeout=HANG_GUARD)
+    assert studio.meter.jobs_begun == begun
+
+
+def test_two_clients_at_once_each_get_their_own_result(url, studio):
+    jobs = {
+        content: submit(Client(url, verbose=False), content=content, iterations=20) for content in (COFFEE, ASTRONAUT)
+    }
+    results = {content: job.result(timeout=HANG_GUARD) for content, job in jobs.items()}
+    sizes = {content: Image.open(result[0]).size for content, result in results.items()}
+    assert sizes == {COFFEE: (64, 43), ASTRONAUT: (64, 64)}
+    assert all(result[2].startswith("**Done**") for result in results.values())
+    assert studio.meter.peak == 1  # one stylization at a time on the device
+
+
+def test_beyond_the_queue_limit_new_jobs_are_turned_away(url, studio):
+    clients = [Client(url, verbose=False) for _ in range(QUEUE_SIZE + 2)]
+    running = submit(clients[0], iterations=2000)
+    wait_until(lambda: studio.meter.running == 1, "the first job to start")
+    waiting = [submit(client, iterations=10) for client in clients[1 : QUEUE_SIZE + 1]]
+    wait_until(lambda: all(job.status().code == Status.IN_QUEUE for job in waiting), "the next jobs to queue")
+    with pytest.raises(QueueError, match="Queue is full"):
+        submit(clients[-1], iterations=10).result(timeout=HANG_GUARD)
+    for job in [*waiting, running]:
+        job.cancel()
+    wait_until(lambda: studio.meter.running == 0, "the running job to stop")

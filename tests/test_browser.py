@@ -1,0 +1,174 @@
+"""End to end: Debian's chromium, headless, driving the real page (bundled weights, tiny sizes).
+
+Skipped only where /usr/bin/chromium is missing; ``.ci/run`` installs it, so CI runs these.
+No browser is ever downloaded: playwright drives the system chromium.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.app_server import EXAMPLES, HANG_GUARD, TINY_DEFAULTS, bundled_studio, running_app, wait_until
+from webapp.jobs import Studio
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does it)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = HANG_GUARD * 1000
+#: Records every picture the result box shows (starting with the one it shows now) and every status line,
+#: in order, so that no quick change is missed.
+WATCH_PAGE = """() => {
+    const result = document.querySelector('#result');
+    const status = document.querySelector('#status');
+    const shown = result.querySelector('img');
+    window.seen = {pictures: shown ? [shown.getAttribute('src')] : [], statuses: []};
+    const note = () => {
+        const img = result.querySelector('img');
+        const src = img && img.getAttribute('src');
+        if (src && window.seen.pictures.at(-1) !== src) window.seen.pictures.push(src);
+        const text = status.innerText;
+        if (window.seen.statuses.at(-1) !== text) window.seen.statuses.push(text);
+    };
+    const observer = new MutationObserver(note);
+    for (const box of [result, status]) {
+        observer.observe(box, {subtree: true, childList: true, attributes: true, characterData: true});
+    }
+}"""
+
+
+@pytest.fixture(scope="module")
+def studio() -> Studio:
+    return bundled_studio()
+
+
+@pytest.fixture(scope="module")
+def page(studio, tmp_path_factory) -> Iterator[Page]:
+    with (
+        running_app(studio, queue_size=4, examples_cache=tmp_path_factory.mktemp("examples")) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(WAIT_MS)
+        expect.set_options(timeout=WAIT_MS)
+        page.goto(url)
+        expect(page.locator("#stylize")).to_be_visible()
+        yield page
+        browser.close()
+
+
+def seen(page: Page, what: str) -> list[str]:
+    """The pictures or statuses the page has shown since :data:`WATCH_PAGE` was installed."""
+    return page.evaluate(f"window.seen.{what}")
+
+
+def finished(page: Page) -> None:
+    """Wait until the page has closed the last event (its progress tracker hidden); inputs settle then."""
+    expect(page.locator("#result [data-testid='status-tracker']")).to_have_class(re.compile(r"\bhide\b"))
+
+
+def set_option(page: Page, name: str, value: int) -> None:
+    """Type ``value`` into the number box of the Advanced panel's slider ``name``, as a user would.
+
+    Retried a few times: a slider that the accordion has only just drawn can take
+    its initial value once more right after the first keystrokes.
+    """
+    box = page.locator(f"#option-{name} input[type=number]")
+    slider = page.locator(f"#option-{name} input[type=range]")
+    for _ in range(4):
+        box.fill(str(value))
+        box.press("Tab")
+        try:
+            expect(slider).to_have_value(str(value), timeout=2000)
+            return
+        except AssertionError:
+            continue
+    expect(slider).to_have_value(str(value))
+
+
+def test_upload_stylize_watch_it_change_and_download(page, tmp_path):
+    page.locator("#content-image input[type=file]").set_input_files(EXAMPLES / "coffee.jpg")
+    page.locator("#style-image input[type=file]").set_input_files(EXAMPLES / "style_swirls.jpg")
+    expect(page.locator("#content-image img")).to_be_visible()
+    expect(page.locator("#style-image img")).to_be_visible()
+    page.evaluate(WATCH_PAGE)
+
+    page.locator("#stylize").click()
+    page.wait_for_function("window.seen.pictures.length >= 2")
+    page.screenshot(path=tmp_path / "midrun.png", full_page=True)
+    status = page.locator("#status")
+    expect(status).to_contain_text("Done")
+    finished(page)
+    page.screenshot(path=tmp_path / "final.png", full_page=True)
+
+    # The picture changed with at least two previews before the final one, at the full output size.
+    assert len(seen(page, "pictures")) >= 3, seen(page, "pictures")
+    assert page.locator("#result img").evaluate("img => [img.naturalWidth, img.naturalHeight]") == [80, 53]
+    # The status went through both scales, then said where the result came from.
+    statuses = seen(page, "statuses")
+    for scale in ("scale 1/2", "scale 2/2"):
+        assert any("Painting…" in text and scale in text and "left" in text for text in statuses), statuses
+    total = TINY_DEFAULTS.iterations + TINY_DEFAULTS.coarse_iterations
+    expect(status).to_contain_text(f"80×53 px · {total} iterations")
+    expect(status).to_contain_text(re.compile(r"CPU, (bf16|fp32); weights: original VGG19"))
+    expect(status).to_contain_text("bundled with the app")
+    expect(page.locator("#download")).to_contain_text("coffee-stylized-80x53")
+    expect(page.locator("#animation img")).to_have_attribute("src", re.compile(r"\.gif$"))
+    expect(page.locator("#loss-plot canvas, #loss-plot svg").first).to_be_visible()
+    assert (tmp_path / "midrun.png").stat().st_size > 0 and (tmp_path / "final.png").stat().st_size > 0
+
+
+def test_stop_a_second_run_keeps_its_latest_picture(page, studio, tmp_path):
+    page.get_by_role("button", name=re.compile(r"^Advanced")).click()
+    set_option(page, "iterations", 2000)
+    page.evaluate(WATCH_PAGE)
+    begun = studio.meter.jobs_begun
+
+    page.locator("#stylize").click()
+    page.wait_for_function("window.seen.pictures.length >= 2")  # the first run's picture, then a preview
+    page.locator("#stop").click()
+
+    wait_until(lambda: studio.meter.jobs_begun == begun + 1 and studio.meter.running == 0, "the engine to stop")
+    status = page.locator("#status")
+    expect(status).to_contain_text(re.compile(r"Stopped at iteration \d+/2012"))
+    expect(status).to_contain_text("latest picture is kept")
+    page.screenshot(path=tmp_path / "stopped.png", full_page=True)
+    expect(page.locator("#result img")).to_have_attribute("src", seen(page, "pictures")[-1])
+    expect(page.locator("#download")).to_contain_text("coffee-stylized-")
+
+
+def test_an_example_is_computed_once_then_served_from_the_cache(page, studio):
+    def show_example(row: int, content: str) -> None:
+        page.locator(f"#examples [data-testid='dataset-cell-{row}-0']").click()
+        expect(page.locator("#content-image img")).to_have_attribute("src", re.compile(rf"{content}\.jpg$"))
+        expect(page.locator("#download")).to_contain_text(f"{content}-stylized-")
+
+    begun = studio.meter.jobs_begun
+    show_example(0, "cat")
+    show_example(1, "coffee")
+    assert studio.meter.jobs_begun == begun + 2
+    show_example(0, "cat")  # again: from the cache, no new job
+    expect(page.locator("#status")).to_contain_text("Done")
+    assert studio.meter.jobs_begun == begun + 2

@@ -1,0 +1,294 @@
+"""The page: widgets, their layout, the events that join them to a :class:`~webapp.jobs.Studio`, and the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from styletransfer import StyleConfig
+
+from .jobs import RunRecord, Studio
+from .options import BACKBONES, CPU_DEFAULTS, GPU_DEFAULTS
+from .render import hardware_line
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+#: (content, style) pairs shown as clickable examples.
+EXAMPLE_PAIRS = [
+    ("cat.jpg", "style_swirls.jpg"),
+    ("coffee.jpg", "style_mosaic.jpg"),
+    ("astronaut.jpg", "style_ink.jpg"),
+    ("rocket.jpg", "style_swirls.jpg"),
+]
+#: The Stylize event and the example runs share this queue: one stylization at a time on the device.
+DEVICE_QUEUE = "device"
+#: Jobs that may wait for the device; beyond this, Gradio tells new users the app is busy.
+QUEUE_SIZE = 16
+#: ZeroGPU may hold a GPU this long (seconds) for one job.
+GPU_SECONDS = 120
+
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate")
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: 0 auto; }
+#status { min-height: 5.5em; padding: 0.6em 0.9em; border-radius: var(--radius-lg);
+          border: 1px solid var(--border-color-primary); background: var(--block-background-fill); }
+#notice { border-left: 4px solid var(--color-accent); padding-left: 0.75em; }
+"""
+#: What :meth:`gr.Blocks.launch` needs to draw the page as designed.
+LAUNCH_STYLE: dict[str, Any] = {"theme": THEME, "css": CSS}
+
+INTRO = """
+# Neural style transfer
+Repaint a photo in the style of a painting, live: the method of Gatys, Ecker and Bethge (2015).
+Drop a **photo** and a **painting** (or click an example), press **Stylize** and watch the picture change.
+Stop whenever you like, tweak the *Advanced* settings and run again.
+"""
+
+HOW_IT_WORKS = """
+A network trained to recognise objects (VGG19) describes any picture at several depths: its deep layers
+record *what is where* (the **content**), and the correlations between its feature channels record textures,
+colours and strokes wherever they are (the **style**). Starting from your photo, an optimiser changes the pixels
+until the picture keeps the photo's content while matching the painting's feature correlations.
+
+The work is done coarse to fine (*multi-scale*): a small version first, then larger ones, which gives bigger,
+more coherent strokes for the same time. *Style strength* trades style against faithfulness to the photo;
+*style scale* sets the size of the brush strokes; *colour* keeps the photo's colours.
+"""
+
+
+def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
+    """The whole page, wired to ``studio``, with its queue set up."""
+    on_device = gpu_decorator()
+    with gr.Blocks(title="Neural style transfer", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(INTRO)
+        if studio.notice:
+            gr.Markdown(f"**Note:** {studio.notice}", elem_id="notice")
+        record = gr.State(RunRecord())  # each session gets its own copy
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=320):
+                content, style, second_style, blend = _image_inputs()
+                with gr.Row():
+                    run_button = gr.Button("Stylize", variant="primary", elem_id="stylize", scale=2)
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
+                examples_slot = gr.Column()
+                with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+                    options = option_widgets(studio)
+            with gr.Column(min_width=320):
+                results = _result_widgets(studio)
+        with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
+            gr.Markdown(HOW_IT_WORKS)
+        with examples_slot:
+            examples = gr.Examples(
+                examples=[[str(EXAMPLES / c), str(EXAMPLES / s)] for c, s in EXAMPLE_PAIRS],
+                inputs=[content, style],
+                outputs=results,
+                fn=on_device(studio.run_example),
+                cache_examples=True,
+                cache_mode="lazy",
+                label="Examples: click a pair (the result is kept after the first time)",
+                elem_id="examples",
+            )
+        run = run_button.click(
+            on_device(studio.stylize),
+            inputs=[content, style, second_style, record],
+            inputs_kwargs={**options, "blend": blend},
+            outputs=results,
+            api_name="stylize",
+            concurrency_limit=1,
+            concurrency_id=DEVICE_QUEUE,
+            show_progress="minimal",
+        )
+        stop_button.click(
+            studio.stop, inputs=[record], outputs=results[2:], cancels=[run], queue=False, api_visibility="private"
+        )
+    share_device_queue(demo, examples)
+    demo.queue(max_size=queue_size, default_concurrency_limit=1)
+    return demo
+
+
+def _image_inputs() -> tuple[gr.Image, gr.Image, gr.Image, gr.Slider]:
+    """The content and style images, and the optional second style with its blend slider."""
+    with gr.Row():
+        content = gr.Image(
+            label="Content: your photo",
+            type="filepath",
+            image_mode=None,
+            sources=["upload", "webcam", "clipboard"],
+            height=260,
+            elem_id="content-image",
+        )
+        style = gr.Image(
+            label="Style: a painting",
+            type="filepath",
+            image_mode=None,
+            sources=["upload", "clipboard"],
+            height=260,
+            elem_id="style-image",
+        )
+    with gr.Accordion("Blend in a second style (optional)", open=False, elem_id="second-style-panel"), gr.Row():
+        second_style = gr.Image(
+            label="Second style",
+            type="filepath",
+            image_mode=None,
+            sources=["upload", "clipboard"],
+            height=200,
+            elem_id="second-style-image",
+        )
+        blend = gr.Slider(0, 1, 0.5, step=0.05, label="Share of the second style", elem_id="blend")
+    return content, style, second_style, blend
+
+
+def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
+    """The Advanced panel, one widget per option name in :data:`~webapp.options.OPTION_NAMES` (but ``blend``)."""
+    value = studio.default_options()
+    gr.Markdown(defaults_note(studio.stylizer.device.type))
+    with gr.Row():
+        size = _int_slider("Output size (long side, px)", 64, 2048, 16, value["size"], "size")
+        iterations = _int_slider("Iterations at full size", 1, 3000, 1, value["iterations"], "iterations")
+        preview_every = _int_slider(
+            "Preview every … iterations",
+            0,
+            100,
+            1,
+            value["preview_every"],
+            "preview_every",
+            "0: only the final picture",
+        )
+    with gr.Row():
+        multiscale = gr.Checkbox(value["multiscale"], label="Multi-scale (coarse to fine)", elem_id="multiscale")
+        scales = _int_slider("Scales", 2, 6, 1, value["scales"], "scales")
+        coarse_iterations = _int_slider(
+            "Iterations at each coarser scale", 0, 3000, 1, value["coarse_iterations"], "coarse_iterations"
+        )
+        min_size = _int_slider("Coarsest scale (long side, px)", 32, 1024, 16, value["min_size"], "min_size")
+    with gr.Row():
+        style_strength = gr.Slider(
+            -1, 4, value["style_strength"], step=0.1, label="Style strength (log₁₀ of the style weight)"
+        )
+        content_weight = gr.Slider(0, 10, value["content_weight"], step=0.1, label="Content weight")
+        tv_weight = gr.Slider(0, 50, value["tv_weight"], step=0.5, label="Smoothness (TV weight)")
+        style_scale = gr.Slider(0.25, 2, value["style_scale"], step=0.05, label="Style scale (brush size)")
+    with gr.Row():
+        optimizer = gr.Radio([("L-BFGS", "lbfgs"), ("Adam", "adam")], value=value["optimizer"], label="Optimiser")
+        learning_rate = gr.Slider(0.001, 0.1, value["learning_rate"], step=0.001, label="Adam step size")
+        preserve_color = gr.Dropdown(
+            [
+                ("Style's colours", "none"),
+                ("Photo's colours (luminance only)", "luminance"),
+                ("Photo's colours (histogram match)", "histogram"),
+            ],
+            value=value["preserve_color"],
+            label="Colour",
+        )
+        init = gr.Dropdown(
+            [("The photo", "content"), ("Noise", "noise"), ("The style image", "style")],
+            value=value["init"],
+            label="Start from",
+        )
+    with gr.Row():
+        pooling = gr.Radio([("Max", "max"), ("Average", "avg")], value=value["pooling"], label="Pooling")
+        backbone = gr.Dropdown(
+            [(label, key) for key, label in BACKBONES.items()], value=value["backbone"], label="Backbone"
+        )
+        seed = gr.Number(value["seed"], precision=0, minimum=0, label="Seed (for the noise start)")
+        time_limit = gr.Number(
+            value["time_limit"],
+            minimum=0,
+            label="Time limit (seconds, 0 for none)",
+            info="The job then ends with the picture so far",
+            elem_id="option-time_limit",
+        )
+    return {
+        "size": size,
+        "iterations": iterations,
+        "coarse_iterations": coarse_iterations,
+        "min_size": min_size,
+        "style_strength": style_strength,
+        "content_weight": content_weight,
+        "tv_weight": tv_weight,
+        "style_scale": style_scale,
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "preserve_color": preserve_color,
+        "init": init,
+        "pooling": pooling,
+        "seed": seed,
+        "preview_every": preview_every,
+        "multiscale": multiscale,
+        "scales": scales,
+        "time_limit": time_limit,
+        "backbone": backbone,
+    }
+
+
+def _int_slider(
+    label: str, low: int, high: int, step: int, value: int, name: str, info: str | None = None
+) -> gr.Slider:
+    return gr.Slider(low, high, value, step=step, precision=0, label=label, info=info, elem_id=f"option-{name}")
+
+
+def _result_widgets(studio: Studio) -> list[gr.components.Component]:
+    """The outputs, in the order the Stylize callback yields them."""
+    image = gr.Image(
+        label="Result",
+        type="pil",
+        format="png",
+        interactive=False,
+        buttons=["download", "fullscreen"],
+        height=420,
+        elem_id="result",
+    )
+    status = gr.Markdown(
+        f"Add a photo and a style image, then press **Stylize**.\n\n{hardware_line(studio.stylizer)}",
+        label="Status",
+        elem_id="status",
+    )
+    plot = gr.LinePlot(
+        x="iteration",
+        y="loss",
+        color="term",
+        x_title="iteration",
+        y_title="loss (log₁₀)",
+        color_map={"total": "#4f46e5", "style": "#d97706", "content": "#059669"},
+        height=220,
+        label="Loss: total (indigo), style (amber), content (green)",
+        elem_id="loss-plot",
+    )
+    download = gr.File(label="Download: lossless PNG, full size", interactive=False, elem_id="download")
+    animation = gr.Image(
+        label="Progress animation (GIF)", type="filepath", interactive=False, height=300, elem_id="animation"
+    )
+    return [image, plot, status, download, animation]
+
+
+def defaults_note(device_type: str) -> str:
+    """A line that says what the defaults are tuned for, and what they would be on the other kind of hardware."""
+
+    def describe(config: StyleConfig) -> str:
+        total = config.iterations + config.coarse_iterations * (config.scales - 1)
+        return f"{config.size} px, {config.scales} scales, {total} iterations"
+
+    if device_type == "cpu":
+        return (
+            f"Defaults are set for this **CPU**: {describe(CPU_DEFAULTS)} (about a minute). "
+            f"On a GPU they are {describe(GPU_DEFAULTS)}."
+        )
+    return f"Defaults are set for this **GPU**: {describe(GPU_DEFAULTS)}. On a CPU they are {describe(CPU_DEFAULTS)}."
+
+
+def gpu_decorator() -> Callable[[Callable], Callable]:
+    """``spaces.GPU`` on a Hugging Face ZeroGPU Space (where ``spaces`` is installed); elsewhere a no-op."""
+    try:
+        import spaces
+    except ImportError:
+        return lambda fn: fn
+    return spaces.GPU(duration=GPU_SECONDS)
+
+
+def share_device_queue(demo: gr.Blocks, examples: gr.Examples) -> None:
+    """Put the examples' (lazily cached) runs in the Stylize event's queue, so they never run beside a job."""
+    if examples.cache_event is not None:
+        run = demo.fns[examples.cache_event["id"]]
+        run.concurrency_id, run.concurrency_limit = DEVICE_QUEUE, 1

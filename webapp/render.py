@@ -1,0 +1,156 @@
+"""What the page shows besides the picture: status lines, the loss curve, and the files to download."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+from styletransfer import Progress, Stylizer
+
+SOURCE_LABELS = {"hub": "Hugging Face Hub", "bundled": "bundled with the app", "file": "local file"}
+#: Loss values are plotted on a log scale; this floor keeps a zero content loss (the first step) on the chart.
+LOSS_FLOOR = 1e-4
+#: Long side of the progress animation's frames, in pixels.
+ANIMATION_SIDE = 384
+#: At most this many frames in the animation; longer runs are sampled evenly.
+ANIMATION_FRAMES = 48
+FRAME_MS = 120
+LAST_FRAME_MS = 2500
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` as ``m:ss`` (or ``h:mm:ss``); an ellipsis while it is not known yet."""
+    if not math.isfinite(seconds):
+        return "…"
+    minutes, secs = divmod(round(max(seconds, 0.0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def hardware_line(stylizer: Stylizer) -> str:
+    """Device, precision, backbone and where its weights came from, for the status box."""
+    source = SOURCE_LABELS.get(stylizer.weights.source, stylizer.weights.source)
+    return f"{stylizer.description} ({source})"
+
+
+def starting_status(hardware: str) -> str:
+    """The status before the first iteration: the style targets are being computed."""
+    return f"**Starting…** preparing the images and the style targets.\n\n{hardware}"
+
+
+def running_status(event: Progress, hardware: str) -> str:
+    """The status during a run: scale, iteration, elapsed time and an estimate of the time left."""
+    width, height = event.size
+    return (
+        f"**Painting…** scale {event.scale + 1}/{event.scales} ({width}×{height} px) · "
+        f"iteration {event.iteration}/{event.total_iterations} · {clock(event.elapsed)} elapsed · "
+        f"about {clock(event.seconds_left)} left\n\n{hardware}"
+    )
+
+
+def done_status(event: Progress, hardware: str) -> str:
+    """The status after the final iteration (which comes early when the time limit ends the job)."""
+    width, height = event.image.size
+    note = f" {event.note}" if event.note else ""
+    return (
+        f"**Done** in {clock(event.elapsed)} · {width}×{height} px · {event.iteration} "
+        f"iteration{'' if event.iteration == 1 else 's'}.{note} "
+        f"Download the lossless PNG below.\n\n{hardware}"
+    )
+
+
+def stopped_status(iteration: int, total: int, elapsed: float, has_picture: bool) -> str:
+    """The status after Stop."""
+    if iteration == 0:
+        return "**Stopped** before the first iteration."
+    kept = "The latest picture is kept and can be downloaded below." if has_picture else "No picture yet."
+    return f"**Stopped** at iteration {iteration}/{total} after {clock(elapsed)}. {kept}"
+
+
+class LossCurve:
+    """The weighted loss terms of every iteration so far, in the long format the loss plot reads."""
+
+    COLUMNS = ("iteration", "term", "loss")
+
+    def __init__(self, content_weight: float, style_weight: float) -> None:
+        self.weights = {"content": content_weight, "style": style_weight}
+        self.rows: list[tuple[int, str, float]] = []
+
+    def add(self, event: Progress) -> None:
+        """Record one iteration's total, style and content losses (the latter two weighted as in the total)."""
+        self.rows.append((event.iteration, "total", event.losses["total"]))
+        for term, weight in self.weights.items():
+            self.rows.append((event.iteration, term, weight * event.losses[term]))
+
+    def frame(self) -> pd.DataFrame:
+        """The curve so far, with losses as log10 values."""
+        frame = pd.DataFrame(self.rows, columns=list(self.COLUMNS))
+        frame["loss"] = frame["loss"].clip(lower=LOSS_FLOOR).map(math.log10)
+        return frame
+
+
+def animation_frame(image: Image.Image) -> Image.Image:
+    """A preview shrunk for the progress animation (kept small: one is stored per preview)."""
+    frame = image.copy()
+    frame.thumbnail((ANIMATION_SIDE, ANIMATION_SIDE), Image.Resampling.LANCZOS)
+    return frame
+
+
+def evenly(items: Sequence, count: int) -> list:
+    """At most ``count`` of ``items``, evenly spaced, always keeping the first and the last."""
+    if len(items) <= count:
+        return list(items)
+    step = (len(items) - 1) / (count - 1)
+    return [items[round(i * step)] for i in range(count)]
+
+
+class OutputFiles:
+    """The files offered for download, each in its own folder (so it keeps a readable name).
+
+    Folders older than ``keep_seconds`` are removed whenever a new one is made;
+    Gradio serves its own copy of each file, so only recent ones are needed.
+    """
+
+    def __init__(self, root: str | Path | None = None, keep_seconds: float = 3600.0) -> None:
+        self.root = Path(root) if root else Path(tempfile.gettempdir()) / "styletransfer-app"
+        self.keep_seconds = keep_seconds
+
+    def save_png(self, image: Image.Image, stem: str) -> str:
+        """Save ``image`` as a lossless PNG and return its path."""
+        path = self._new_folder() / f"{stem}.png"
+        image.save(path, format="PNG")
+        return str(path)
+
+    def save_animation(self, frames: Sequence[Image.Image], stem: str) -> str | None:
+        """Save ``frames`` as a looping GIF (the last frame held) and return its path; ``None`` without frames."""
+        if not frames:
+            return None
+        frames = evenly(frames, ANIMATION_FRAMES)
+        size = frames[-1].size
+        frames = [frame.resize(size, Image.Resampling.LANCZOS) if frame.size != size else frame for frame in frames]
+        path = self._new_folder() / f"{stem}-progress.gif"
+        durations = [FRAME_MS] * (len(frames) - 1) + [LAST_FRAME_MS]
+        frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+        return str(path)
+
+    def _new_folder(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - self.keep_seconds
+        for old in self.root.iterdir():
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=self.root))
+
+
+def file_stem(content_path: str | None, size: tuple[int, int]) -> str:
+    """A download name such as ``coffee-stylized-384x256`` from the content file's name and the output size."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(content_path).stem if content_path else "").strip("-")[:40]
+    return f"{name or 'picture'}-stylized-{size[0]}x{size[1]}"
