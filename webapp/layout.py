@@ -111,33 +111,18 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
 def _image_inputs() -> tuple[gr.Image, gr.Image, gr.Image, gr.Slider]:
     """The content and style images, and the optional second style with its blend slider."""
     with gr.Row():
-        content = gr.Image(
-            label="Content: your photo",
-            type="filepath",
-            image_mode=None,
-            sources=["upload", "webcam", "clipboard"],
-            height=260,
-            elem_id="content-image",
-        )
-        style = gr.Image(
-            label="Style: a painting",
-            type="filepath",
-            image_mode=None,
-            sources=["upload", "clipboard"],
-            height=260,
-            elem_id="style-image",
-        )
+        content = _image_input("Content: your photo", "content-image", webcam=True)
+        style = _image_input("Style: a painting", "style-image")
     with gr.Accordion("Blend in a second style (optional)", open=False, elem_id="second-style-panel"), gr.Row():
-        second_style = gr.Image(
-            label="Second style",
-            type="filepath",
-            image_mode=None,
-            sources=["upload", "clipboard"],
-            height=200,
-            elem_id="second-style-image",
-        )
+        second_style = _image_input("Second style", "second-style-image", height=200)
         blend = gr.Slider(0, 1, 0.5, step=0.05, label="Share of the second style", elem_id="blend")
     return content, style, second_style, blend
+
+
+def _image_input(label: str, elem_id: str, *, webcam: bool = False, height: int = 260) -> gr.Image:
+    """An image upload handed to the callbacks as a file path, in whatever mode it came."""
+    sources = ["upload", "webcam", "clipboard"] if webcam else ["upload", "clipboard"]
+    return gr.Image(label=label, type="filepath", image_mode=None, sources=sources, height=height, elem_id=elem_id)
 
 
 def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
