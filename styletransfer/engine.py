@@ -112,7 +112,9 @@ class Stylizer:
         ``settings`` override fields of ``config`` (see :class:`StyleConfig`).
         Images may be paths, bytes, PIL images or arrays.
         """
-        config = (config or StyleConfig()).updated(**settings) if settings else (config or StyleConfig())
+        config = config or StyleConfig()
+        if settings:
+            config = config.updated(**settings)
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not style_list:
             raise ValueError("At least one style image is needed.")
