@@ -30,6 +30,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 #: Largest upload accepted; the engine refuses images over 100 megapixels anyway.
 MAX_UPLOAD = "50mb"
+#: Sessions whose state Gradio keeps (about 2 MB each: a copy of the page's settings and the latest picture);
+#: beyond this the oldest are dropped. Gradio's default, 10000, could fill a Space's memory.
+SESSIONS_KEPT = 200
 _TRUE = {"1", "true", "yes", "on"}
 
 logger = logging.getLogger("styletransfer.app")
@@ -60,6 +63,7 @@ def launch(demo: gr.Blocks, *, prevent_thread_lock: bool = False, **server: Any)
         **server,
         **LAUNCH_STYLE,
         max_file_size=MAX_UPLOAD,
+        state_session_capacity=SESSIONS_KEPT,
         footer_links=["api", "settings"],
         prevent_thread_lock=prevent_thread_lock,
         quiet=prevent_thread_lock,

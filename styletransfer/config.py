@@ -36,7 +36,7 @@ class StyleConfig:
     """Long side of the output in pixels; never more than the content image's own."""
     iterations: int = 60
     """Optimiser iterations at the full output size. Coarser scales run ``coarse_iterations``."""
-    coarse_iterations: int = 50
+    coarse_iterations: int = 40
     """Iterations at each scale below the output size."""
     scales: int = 3
     """Number of scales, coarse to fine; 1 optimises at the output size only."""
@@ -62,6 +62,9 @@ class StyleConfig:
     """A preview image comes with every this-many iterations (0: only the final image)."""
     time_limit: float | None = None
     """Seconds after which the job ends with the picture it has (``None``: no limit)."""
+    work_limit: float | None = None
+    """The largest job accepted, in megapixel-iterations: each scale's pixel count times its iterations, summed,
+    in millions (``None``: no limit). A bigger job is refused before it starts."""
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
 
@@ -83,6 +86,8 @@ class StyleConfig:
         _check_float("style_scale", self.style_scale, 0.1, 4.0)
         if self.time_limit is not None:
             _check_float("time_limit", self.time_limit, 0.0, 86_400.0)
+        if self.work_limit is not None:
+            _check_float("work_limit", self.work_limit, 0.0, 1e9)
         if self.style_weights is not None:
             weights = tuple(float(w) for w in self.style_weights)
             if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:

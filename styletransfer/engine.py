@@ -21,7 +21,7 @@ from torch import Tensor
 
 from . import images
 from .config import MIN_SIDE, StyleConfig
-from .device import Precision, device_label, pick_device, pick_precision
+from .device import Precision, device_label, pick_device, pick_precision, release_cached_memory
 from .features import VGG19Features
 from .losses import Objective, gram_matrix
 from .weights import BackboneWeights, load_weights
@@ -121,6 +121,7 @@ class Stylizer:
         if config.style_weights is not None and len(config.style_weights) != len(style_list):
             raise ValueError(f"{len(style_list)} style images but {len(config.style_weights)} style weights.")
         content_image = images.load_image(content, max_side=config.size, name="content image")
+        _check_work(scale_plan(content_image.size, config), config.work_limit)
         style_images = [
             images.load_image(
                 s,
@@ -143,69 +144,78 @@ class Stylizer:
     def _run(
         self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig
     ) -> Iterator[Progress]:
+        """:meth:`_optimise`, handing the memory it used back however it ends, and saying so if it ran out."""
+        ran_out = False
+        try:
+            yield from self._optimise(content_image, style_images, config)
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
+            if not _is_out_of_memory(error):
+                raise
+            ran_out = True  # raised below, once the failed job's tensors (held by this traceback) are gone
+        finally:
+            release_cached_memory(self.device)
+        if ran_out:
+            width, height = scale_sizes(content_image.size, config)[-1]
+            raise OutOfMemoryError(
+                f"Ran out of memory on {device_label(self.device, self.precision)} at {width}×{height} pixels. "
+                "Try a smaller output size."
+            )
+
+    def _optimise(
+        self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig
+    ) -> Iterator[Progress]:
+        """The coarse-to-fine optimisation itself: a :class:`Progress` after every iteration."""
         start = time.perf_counter()
-        sizes = scale_sizes(content_image.size, config)
-        iterations = [config.coarse_iterations] * (len(sizes) - 1) + [config.iterations]
+        plan = scale_plan(content_image.size, config)
+        sizes = [size for size, _ in plan]
+        iterations = [steps for _, steps in plan]
         total = sum(iterations)
-        work = [n * w * h for n, (w, h) in zip(iterations, sizes, strict=True)]
+        work = [steps * width * height for (width, height), steps in plan]
         net = self.network(config.content_layers + config.style_layers, config.pooling)
         blend = _normalised_blend(config.style_weights, len(style_images))
         generator = torch.Generator().manual_seed(config.seed)
         image: Tensor | None = None
         done = 0
-        try:
-            for scale, ((width, height), steps) in enumerate(zip(sizes, iterations, strict=True)):
-                content = images.to_tensor(content_image.resize((width, height), Image.Resampling.LANCZOS), self.device)
-                styles = [
-                    images.to_tensor(_resize_style(s, (width, height), config.style_scale), self.device)
-                    for s in style_images
-                ]
-                target_content, styles = _color_inputs(content, styles, config.preserve_color)
-                objective = self._objective(net, target_content, styles, blend, config)
-                image = _initial_image(image, target_content, styles[0], config.init, generator)
-                image.requires_grad_(True)
-                step = _make_step(image, objective, net, config, self._autocast)
-                for step_index in range(1, steps + 1):
-                    terms = step()
-                    done += 1
-                    elapsed = time.perf_counter() - start
-                    out_of_time = config.time_limit is not None and elapsed >= config.time_limit and done < total
-                    final = done == total or out_of_time
-                    picture = None
-                    if final:
-                        picture = self._final_picture(image, content_image, sizes[-1], config.preserve_color)
-                    elif config.preview_every and done % config.preview_every == 0:
-                        picture = images.to_image(_finish(image, content, config.preserve_color))
-                    yield Progress(
-                        iteration=done,
-                        total_iterations=total,
-                        scale=scale,
-                        scales=len(sizes),
-                        size=(width, height),
-                        losses=dict(zip(LOSS_NAMES, terms.tolist(), strict=True)),
-                        elapsed=elapsed,
-                        fraction_done=(sum(work[:scale]) + work[scale] * step_index / steps) / sum(work),
-                        image=picture,
-                        final=final,
-                        note=f"Stopped at the {config.time_limit:g} s time limit; this is the picture so far."
-                        if out_of_time
-                        else None,
-                    )
-                    if final:
-                        return
-                image = image.detach()
-        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
-            if not _is_out_of_memory(error):
-                raise
-            image = None
-            raise OutOfMemoryError(
-                f"Ran out of memory on {device_label(self.device, self.precision)} at {sizes[-1][0]}×{sizes[-1][1]} "
-                "pixels. Try a smaller output size."
-            ) from None
-        finally:
-            del image
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
+        for scale, ((width, height), steps) in enumerate(zip(sizes, iterations, strict=True)):
+            content = images.to_tensor(content_image.resize((width, height), Image.Resampling.LANCZOS), self.device)
+            styles = [
+                images.to_tensor(_resize_style(s, (width, height), config.style_scale), self.device)
+                for s in style_images
+            ]
+            target_content, styles = _color_inputs(content, styles, config.preserve_color)
+            objective = self._objective(net, target_content, styles, blend, config)
+            image = _initial_image(image, target_content, styles[0], config.init, generator)
+            image.requires_grad_(True)
+            step = _make_step(image, objective, net, config, self._autocast)
+            for step_index in range(1, steps + 1):
+                terms = step()
+                done += 1
+                elapsed = time.perf_counter() - start
+                out_of_time = config.time_limit is not None and elapsed >= config.time_limit and done < total
+                final = done == total or out_of_time
+                picture = None
+                if final:
+                    picture = self._final_picture(image, content_image, sizes[-1], config.preserve_color)
+                elif config.preview_every and done % config.preview_every == 0:
+                    picture = images.to_image(_finish(image, content, config.preserve_color))
+                yield Progress(
+                    iteration=done,
+                    total_iterations=total,
+                    scale=scale,
+                    scales=len(sizes),
+                    size=(width, height),
+                    losses=dict(zip(LOSS_NAMES, terms.tolist(), strict=True)),
+                    elapsed=elapsed,
+                    fraction_done=(sum(work[:scale]) + work[scale] * step_index / steps) / sum(work),
+                    image=picture,
+                    final=final,
+                    note=f"Stopped at the {config.time_limit:g} s time limit; this is the picture so far."
+                    if out_of_time
+                    else None,
+                )
+                if final:
+                    return
+            image = image.detach()
 
     def _final_picture(
         self, image: Tensor, content_image: Image.Image, size: tuple[int, int], color_mode: str
@@ -255,6 +265,31 @@ def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tupl
     longs = [round(config.min_size * (long_side / config.min_size) ** (i / (count - 1))) for i in range(count - 1)]
     coarse = [images.scaled_size(content_size, side) for side in longs]
     return [size for size in coarse if min(size) >= MIN_SIDE] + [final]
+
+
+def scale_plan(content_size: tuple[int, int], config: StyleConfig) -> list[tuple[tuple[int, int], int]]:
+    """Each scale's (width, height) and its iterations, coarse to fine (see :func:`scale_sizes`)."""
+    sizes = scale_sizes(content_size, config)
+    return [(size, config.coarse_iterations) for size in sizes[:-1]] + [(sizes[-1], config.iterations)]
+
+
+def job_work(plan: Sequence[tuple[tuple[int, int], int]]) -> float:
+    """A job's work in megapixel-iterations: each scale's pixels times its iterations, summed, in millions."""
+    return sum(width * height * steps for (width, height), steps in plan) / 1e6
+
+
+def _check_work(plan: list[tuple[tuple[int, int], int]], limit: float | None) -> None:
+    """Refuse a job whose work is over ``limit``, saying what it would be and how to shrink it."""
+    work = job_work(plan)
+    if limit is None or work <= limit:
+        return
+    (width, height), steps = plan[-1]
+    coarser = "the coarser scale" if len(plan) == 2 else f"each of the {len(plan) - 1} coarser scales"
+    coarse = f" and {plan[0][1]} at {coarser}" if len(plan) > 1 else ""
+    raise ValueError(
+        f"This job is too big for this server: {width}×{height} px with {steps} iterations{coarse} is "
+        f"{work:.3g} megapixel-iterations, and the limit here is {limit:g}. Lower the size or the iterations."
+    )
 
 
 def _style_max_side(config: StyleConfig) -> int:

@@ -38,13 +38,7 @@ def load_image(source: ImageInput, *, max_side: int | None = None, name: str = "
     is at most ``max_side`` (JPEGs are decoded at reduced size where possible).
     Raises :class:`ImageError` with a readable message for anything unusable.
     """
-    image = _open(source, name)
-    width, height = image.size
-    if width * height > MAX_INPUT_PIXELS:
-        raise ImageError(
-            f"The {name} is {width}×{height} pixels, more than the {MAX_INPUT_PIXELS // 1_000_000} "
-            "megapixels accepted. Please use a smaller image."
-        )
+    image = open_image(source, name=name)
     if max_side is not None and image.format == "JPEG":
         image.draft("RGB", (max_side, max_side))
     try:
@@ -60,6 +54,25 @@ def load_image(source: ImageInput, *, max_side: int | None = None, name: str = "
         )
     if max_side is not None and max(image.size) > max_side:
         image = resize_long_side(image, max_side)
+    return image
+
+
+def open_image(source: ImageInput, *, name: str = "image") -> Image.Image:
+    """Open ``source`` without decoding its pixels, and check what its header declares.
+
+    Cheap enough to vet an upload before any other work: raises :class:`ImageError`
+    for files that are not images and for images with more than
+    :data:`MAX_INPUT_PIXELS` pixels (decompression bombs). The result is a lazy PIL
+    image; close it when done if it will not be loaded.
+    """
+    image = _open(source, name)
+    width, height = image.size
+    if width * height > MAX_INPUT_PIXELS:
+        image.close()
+        raise ImageError(
+            f"The {name} is {width}×{height} pixels, more than the {MAX_INPUT_PIXELS // 1_000_000} "
+            "megapixels accepted. Please use a smaller image."
+        )
     return image
 
 

@@ -20,9 +20,12 @@ from tests.app_server import wait_until
 from webapp import layout, render
 from webapp.jobs import RunRecord, Studio
 from webapp.options import (
+    CPU_BOUNDS,
     CPU_DEFAULTS,
+    GPU_BOUNDS,
     GPU_DEFAULTS,
     OPTION_NAMES,
+    bounds_for,
     build_config,
     defaults_for,
     options_from_config,
@@ -58,26 +61,35 @@ def is_skip(value) -> bool:
 def test_page_options_map_back_to_the_config_they_show(defaults):
     shown = options_from_config(defaults, "original")
     assert set(shown) == set(OPTION_NAMES)
-    assert build_config(shown, second_style=False) == defaults
+    limits = {"time_limit": CPU_BOUNDS.max_seconds, "work_limit": CPU_BOUNDS.max_work}
+    assert build_config(shown, second_style=False, bounds=CPU_BOUNDS) == defaults.updated(**limits)
 
 
 def test_multiscale_off_means_a_single_scale():
-    assert build_config(options(multiscale=False, scales=4), second_style=False).scales == 1
-    assert build_config(options(multiscale=True, scales=4), second_style=False).scales == 4
+    assert build_config(options(multiscale=False, scales=4), second_style=False, bounds=CPU_BOUNDS).scales == 1
+    assert build_config(options(multiscale=True, scales=4), second_style=False, bounds=CPU_BOUNDS).scales == 4
 
 
 def test_blend_becomes_style_weights_only_with_a_second_style():
-    assert build_config(options(blend=0.25), second_style=True).style_weights == (0.75, 0.25)
-    assert build_config(options(blend=0.25), second_style=False).style_weights is None
+    assert build_config(options(blend=0.25), second_style=True, bounds=CPU_BOUNDS).style_weights == (0.75, 0.25)
+    assert build_config(options(blend=0.25), second_style=False, bounds=CPU_BOUNDS).style_weights is None
 
 
-def test_a_zero_time_limit_means_none():
-    assert build_config(options(time_limit=0), second_style=False).time_limit is None
-    assert build_config(options(time_limit=30), second_style=False).time_limit == 30
+def test_a_zero_time_limit_means_the_servers_longest():
+    assert build_config(options(time_limit=0), second_style=False, bounds=CPU_BOUNDS).time_limit == 300
+    assert build_config(options(time_limit=30), second_style=False, bounds=CPU_BOUNDS).time_limit == 30
+
+
+def test_bounds_depend_on_the_device_and_reach_the_config():
+    assert bounds_for(torch.device("cpu")) == CPU_BOUNDS
+    assert bounds_for(torch.device("cuda")) == GPU_BOUNDS
+    assert CPU_BOUNDS.max_size < 4096 <= GPU_BOUNDS.max_size
+    assert CPU_BOUNDS.max_work < GPU_BOUNDS.max_work
+    assert build_config(options(), second_style=False, bounds=GPU_BOUNDS).work_limit == GPU_BOUNDS.max_work
 
 
 def test_whole_numbers_sent_as_floats_are_accepted():
-    config = build_config(options(size=96.0, iterations=12.0, seed=3.0), second_style=False)
+    config = build_config(options(size=96.0, iterations=12.0, seed=3.0), second_style=False, bounds=CPU_BOUNDS)
     assert (config.size, config.iterations, config.seed) == (96, 12, 3)
     assert isinstance(config.size, int)
 
@@ -90,11 +102,16 @@ def test_whole_numbers_sent_as_floats_are_accepted():
         ({"optimizer": "sgd"}, "optimizer must be one of"),
         ({"tv_weight": -1.0}, "tv_weight must be a number"),
         ({"blend": 1.5}, "blend must be a number from 0 to 1"),
+        ({"size": 4096}, "size may be at most 1024 on this server"),
+        ({"iterations": 5000}, "iterations may be at most 1000 on this server"),
+        ({"coarse_iterations": 1001}, "coarse_iterations may be at most 1000"),
+        ({"time_limit": 301}, "time_limit may be at most 300"),
+        ({"multiscale": "yes"}, "multiscale must be true or false"),
     ],
 )
 def test_bad_settings_raise_readable_errors(changes, message):
     with pytest.raises(ValueError, match=message):
-        build_config(options(**changes), second_style=True)
+        build_config(options(**changes), second_style=True, bounds=CPU_BOUNDS)
 
 
 def test_defaults_are_smaller_on_a_cpu():

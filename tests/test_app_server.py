@@ -74,7 +74,7 @@ def test_a_job_streams_previews_before_the_final_picture(client, studio):
 
 
 def test_a_cancelled_job_stops_the_engine(client, studio):
-    total = 2000
+    total = 1000
     before = studio.meter.iterations
     job = submit(client, iterations=total, preview_every=3)
     previews = []
@@ -111,7 +111,7 @@ def test_two_clients_at_once_each_get_their_own_result(url, studio):
 
 def test_beyond_the_queue_limit_new_jobs_are_turned_away(url, studio):
     clients = [Client(url, verbose=False) for _ in range(QUEUE_SIZE + 2)]
-    running = submit(clients[0], iterations=2000)
+    running = submit(clients[0], iterations=1000)
     wait_until(lambda: studio.meter.running == 1, "the first job to start")
     waiting = [submit(client, iterations=10) for client in clients[1 : QUEUE_SIZE + 1]]
     wait_until(lambda: all(job.status().code == Status.IN_QUEUE for job in waiting), "the next jobs to queue")

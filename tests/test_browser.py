@@ -142,7 +142,7 @@ def test_upload_stylize_watch_it_change_and_download(page, tmp_path):
 
 def test_stop_a_second_run_keeps_its_latest_picture(page, studio, tmp_path):
     page.get_by_role("button", name=re.compile(r"^Advanced")).click()
-    set_option(page, "iterations", 2000)
+    set_option(page, "iterations", 1000)
     page.evaluate(WATCH_PAGE)
     begun = studio.meter.jobs_begun
 
@@ -152,7 +152,7 @@ def test_stop_a_second_run_keeps_its_latest_picture(page, studio, tmp_path):
 
     wait_until(lambda: studio.meter.jobs_begun == begun + 1 and studio.meter.running == 0, "the engine to stop")
     status = page.locator("#status")
-    expect(status).to_contain_text(re.compile(r"Stopped at iteration \d+/2012"))
+    expect(status).to_contain_text(re.compile(r"Stopped at iteration \d+/1012"))
     expect(status).to_contain_text("latest picture is kept")
     page.screenshot(path=tmp_path / "stopped.png", full_page=True)
     expect(page.locator("#result img")).to_have_attribute("src", seen(page, "pictures")[-1])
@@ -172,3 +172,32 @@ def test_an_example_is_computed_once_then_served_from_the_cache(page, studio):
     show_example(0, "cat")  # again: from the cache, no new job
     expect(page.locator("#status")).to_contain_text("Done")
     assert studio.meter.jobs_begun == begun + 2
+
+
+def test_a_file_that_is_not_an_image_gets_a_message_and_the_page_goes_on(page, tmp_path):
+    fake = tmp_path / "holiday.jpg"
+    fake.write_bytes(b"%PDF-1.7\n1 0 obj<<>>endobj\n%%EOF")
+    page.locator("#content-image button[aria-label='Remove Image']").click()
+    page.locator("#content-image input[type=file]").set_input_files(fake)
+    page.locator("#stylize").click()
+    expect(page.get_by_text("The content image is not an image that can be read")).to_be_visible()
+    page.locator("#content-image button[aria-label='Remove Image']").click()
+    page.locator("#content-image input[type=file]").set_input_files(EXAMPLES / "coffee.jpg")
+    expect(page.locator("#content-image img")).to_be_visible()
+
+
+def test_closing_the_tab_mid_run_stops_the_engine(page, studio):
+    other = page.context.browser.new_page(viewport={"width": 1280, "height": 1100})
+    other.goto(page.url)
+    other.locator("#content-image input[type=file]").set_input_files(EXAMPLES / "coffee.jpg")
+    other.locator("#style-image input[type=file]").set_input_files(EXAMPLES / "style_swirls.jpg")
+    other.get_by_role("button", name=re.compile(r"^Advanced")).click()
+    set_option(other, "iterations", 1000)
+    begun = studio.meter.jobs_begun
+    other.locator("#stylize").click()
+    wait_until(lambda: studio.meter.jobs_begun == begun + 1, "the job to start")
+    expect(other.locator("#status")).to_contain_text("Painting…")
+    started = studio.meter.iterations
+    other.close()
+    wait_until(lambda: studio.meter.running == 0, "the engine to stop after the tab closed", timeout=30)
+    assert studio.meter.iterations - started < 500  # stopped long before the job's 1012 iterations

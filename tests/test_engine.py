@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from styletransfer import BackboneWeights, OutOfMemoryError, Progress, StyleConfig, Stylizer
-from styletransfer.engine import scale_sizes
+from styletransfer.engine import job_work, scale_plan, scale_sizes
 from styletransfer.features import VGG19Features
 from styletransfer.images import rgb_to_ycbcr, to_tensor
 from styletransfer.losses import gram_matrix, relative_distance
@@ -229,6 +229,24 @@ def test_time_limit_ends_with_a_full_size_picture(stylizer, content_image, style
     assert len(events) == 1 and events[0].final
     assert events[0].scale == 0 and events[0].image.size == (128, 85)
     assert "time limit" in events[0].note
+
+
+def test_a_job_over_its_work_limit_is_refused_before_any_work(stylizer, content_image, style_image, monkeypatch):
+    plan = scale_plan((128, 85), StyleConfig(**FAST))  # the photo is downscaled to the output size first
+    assert plan == [((64, 42), 30), ((128, 85), 30)]
+    assert job_work(plan) == pytest.approx((64 * 42 + 128 * 85) * 30 / 1e6)  # 0.407
+    forwards = []
+    monkeypatch.setattr(VGG19Features, "__call__", lambda *args: forwards.append(1))
+    with pytest.raises(
+        ValueError,
+        match=r"128×85 px with 30 iterations and 30 at the coarser scale is 0\.407 "
+        r"megapixel-iterations, and the limit here is 0\.4\. Lower the size or the iterations",
+    ):
+        stylizer.stylize(content_image, style_image, **FAST, work_limit=0.4)
+    assert forwards == []
+    monkeypatch.undo()
+    events = list(stylizer.stylize(content_image, style_image, **FAST, work_limit=0.41, preview_every=0))
+    assert events[-1].final and events[-1].iteration == 60
 
 
 def test_out_of_memory_is_reported_and_the_next_job_runs(stylizer, content_image, style_image, monkeypatch):

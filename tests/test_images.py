@@ -10,14 +10,7 @@ from PIL import Image, ImageCms
 
 from styletransfer import ImageError, load_image
 from styletransfer.images import MAX_INPUT_PIXELS, match_color_histogram, rgb_to_ycbcr, to_tensor, ycbcr_to_rgb
-
-
-def gradient(size=(96, 64), mode="RGB") -> Image.Image:
-    """A colourful test picture with a clear left-to-right and top-to-bottom structure."""
-    x = np.linspace(0, 255, size[0])[None, :].repeat(size[1], 0)
-    y = np.linspace(0, 255, size[1])[:, None].repeat(size[0], 1)
-    rgb = np.stack([x, y, 255 - x], axis=2).astype(np.uint8)
-    return Image.fromarray(rgb).convert(mode)
+from tests.corpus import CASES, SIZE, Case, gradient
 
 
 def saved(image: Image.Image, path, **options):
@@ -138,3 +131,19 @@ def test_ycbcr_round_trip_and_histogram_matching():
 
 def torch_close(a, b, tolerance=1e-5) -> bool:
     return float((a - b).abs().max()) < tolerance
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_the_bad_input_corpus_through_the_engine(stylizer, style_image, tmp_path, case: Case):
+    path = case.write(tmp_path)
+    settings = dict(size=SIZE, scales=1, iterations=2, preview_every=0)
+    if case.refusal:
+        with pytest.raises(ValueError, match=case.refusal):
+            list(stylizer.stylize(path, style_image, **settings))
+    else:
+        *_, final = stylizer.stylize(path, style_image, **settings)
+        assert final.final and final.image.size == case.output
+    if case.refused_as_style:
+        with pytest.raises(ImageError) as refused:
+            list(stylizer.stylize(style_image, path, **settings))
+        assert "style image" in str(refused.value) and case.refusal in str(refused.value)

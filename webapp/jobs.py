@@ -21,7 +21,7 @@ from PIL import Image
 from styletransfer import BackboneWeights, OutOfMemoryError, Progress, StyleConfig, Stylizer, WeightsError
 
 from . import render
-from .options import BACKBONES, build_config, defaults_for, options_from_config
+from .options import BACKBONES, Bounds, bounds_for, build_config, defaults_for, options_from_config
 
 #: Picks the default backbone's weights: ``auto`` (the Hub, else the bundled ones), ``hub``, ``bundled`` or a path.
 WEIGHTS_ENV = "STYLETRANSFER_WEIGHTS"
@@ -30,6 +30,8 @@ WEIGHTS_ENV = "STYLETRANSFER_WEIGHTS"
 STATUS_INTERVAL = 0.5
 #: Stop waits at most this long (seconds) for the engine to finish its current iteration.
 STOP_WAIT = 30.0
+#: A job waits at most this long (seconds) for a cancelled one to let go of the device.
+DEVICE_WAIT = 60.0
 
 Outputs = tuple[Any, Any, Any, Any, Any]
 """What the Stylize callback yields: (picture, loss curve, status, PNG file, progress animation)."""
@@ -127,18 +129,24 @@ class Studio:
         *,
         torchvision_source: str = "hub",
         defaults: StyleConfig | None = None,
+        bounds: Bounds | None = None,
         files: render.OutputFiles | None = None,
     ) -> None:
         """``stylizer`` is the default backbone, already loaded; ``torchvision_source`` is where the
         other kind of weights comes from if a user picks it (``"hub"`` or a safetensors path).
-        ``defaults`` are the settings the page starts with (see :func:`~webapp.options.defaults_for`)."""
+        ``defaults`` are the settings the page starts with (see :func:`~webapp.options.defaults_for`);
+        ``bounds`` the most one job may ask for (see :func:`~webapp.options.bounds_for`)."""
         self.default_backbone = backbone_of(stylizer.weights)
         self.sources = {"original": "bundled", "torchvision": torchvision_source}
         self.defaults = defaults or defaults_for(stylizer.device)
+        self.bounds = bounds or bounds_for(stylizer.device)
         self.files = files or render.OutputFiles()
         self.meter = WorkMeter()
         self._stylizers = {self.default_backbone: stylizer}
         self._loading = threading.Lock()
+        self._device = threading.Lock()
+        """Held by the job using the device. Gradio starts the next job as soon as one is cancelled, while the
+        cancelled engine may still be finishing its iteration: this keeps the two from overlapping."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ, **settings: Any) -> Studio:
@@ -204,6 +212,9 @@ class Studio:
         record = record if record is not None else RunRecord()
         record.begin(content)
         curve = render.LossCurve(config.content_weight, config.style_weight)
+        if not self._device.acquire(timeout=DEVICE_WAIT):
+            events.close()
+            raise gr.Error("The previous job is still stopping; please try again in a moment.", title="Busy")
         self.meter.begin()
         try:
             yield outputs(image=None, plot=None, status=render.starting_status(hardware), download=None, animation=None)
@@ -229,6 +240,7 @@ class Studio:
             events.close()
             record.running = False
             self.meter.end()
+            self._device.release()
 
     def stop(self, record: RunRecord) -> tuple[Any, Any, Any]:
         """Stop the session's run, then show where it stopped and offer its latest picture and animation.
@@ -271,7 +283,7 @@ class Studio:
             raise gr.Error("Please add a style image: the painting whose style to copy.", title="No style image")
         styles = [style] if second_style is None else [style, second_style]
         try:
-            config = build_config(options, second_style=second_style is not None)
+            config = build_config(options, second_style=second_style is not None, bounds=self.bounds)
             stylizer = self.backbone(options["backbone"])
             return stylizer.stylize(content, styles, config), stylizer, config
         except ValueError as error:  # includes ImageError

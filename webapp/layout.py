@@ -13,6 +13,7 @@ from styletransfer import StyleConfig
 from .jobs import RunRecord, Studio
 from .options import BACKBONES, CPU_DEFAULTS, GPU_DEFAULTS
 from .render import hardware_line
+from .widgets import naming_refusals, vetting_uploads
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: (content, style) pairs shown as clickable examples.
@@ -111,27 +112,34 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
 def _image_inputs() -> tuple[gr.Image, gr.Image, gr.Image, gr.Slider]:
     """The content and style images, and the optional second style with its blend slider."""
     with gr.Row():
-        content = _image_input("Content: your photo", "content-image", webcam=True)
-        style = _image_input("Style: a painting", "style-image")
+        content = _image_input("Content: your photo", "content image", "content-image", webcam=True)
+        style = _image_input("Style: a painting", "style image", "style-image")
     with gr.Accordion("Blend in a second style (optional)", open=False, elem_id="second-style-panel"), gr.Row():
-        second_style = _image_input("Second style", "second-style-image", height=200)
-        blend = gr.Slider(0, 1, 0.5, step=0.05, label="Share of the second style", elem_id="blend")
+        second_style = _image_input("Second style", "second style image", "second-style-image", height=200)
+        blend = naming_refusals(
+            gr.Slider(0, 1, 0.5, step=0.05, label="Share of the second style", elem_id="blend"), "blend"
+        )
     return content, style, second_style, blend
 
 
-def _image_input(label: str, elem_id: str, *, webcam: bool = False, height: int = 260) -> gr.Image:
-    """An image upload handed to the callbacks as a file path, in whatever mode it came."""
+def _image_input(label: str, what: str, elem_id: str, *, webcam: bool = False, height: int = 260) -> gr.Image:
+    """An image upload handed to the callbacks as a file path, in whatever mode it came, once its header passed
+    the engine's checks (``what`` names it in their messages)."""
     sources = ["upload", "webcam", "clipboard"] if webcam else ["upload", "clipboard"]
-    return gr.Image(label=label, type="filepath", image_mode=None, sources=sources, height=height, elem_id=elem_id)
+    image = gr.Image(label=label, type="filepath", image_mode=None, sources=sources, height=height, elem_id=elem_id)
+    return vetting_uploads(image, what)
 
 
 def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
     """The Advanced panel, one widget per option name in :data:`~webapp.options.OPTION_NAMES` (but ``blend``)."""
     value = studio.default_options()
+    bounds = studio.bounds
     gr.Markdown(defaults_note(studio.stylizer.device.type))
     with gr.Row():
-        size = _int_slider("Output size (long side, px)", 64, 2048, 16, value["size"], "size")
-        iterations = _int_slider("Iterations at full size", 1, 3000, 1, value["iterations"], "iterations")
+        size = _int_slider("Output size (long side, px)", 64, bounds.max_size, 16, value["size"], "size")
+        iterations = _int_slider(
+            "Iterations at full size", 1, bounds.max_iterations, 1, value["iterations"], "iterations"
+        )
         preview_every = _int_slider(
             "Preview every … iterations",
             0,
@@ -145,7 +153,12 @@ def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
         multiscale = gr.Checkbox(value["multiscale"], label="Multi-scale (coarse to fine)", elem_id="multiscale")
         scales = _int_slider("Scales", 2, 6, 1, value["scales"], "scales")
         coarse_iterations = _int_slider(
-            "Iterations at each coarser scale", 0, 3000, 1, value["coarse_iterations"], "coarse_iterations"
+            "Iterations at each coarser scale",
+            0,
+            bounds.max_iterations,
+            1,
+            value["coarse_iterations"],
+            "coarse_iterations",
         )
         min_size = _int_slider("Coarsest scale (long side, px)", 32, 1024, 16, value["min_size"], "min_size")
     with gr.Row():
@@ -181,11 +194,12 @@ def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
         time_limit = gr.Number(
             value["time_limit"],
             minimum=0,
-            label="Time limit (seconds, 0 for none)",
+            maximum=bounds.max_seconds,
+            label=f"Time limit (seconds, 0 for the longest: {bounds.max_seconds:g})",
             info="The job then ends with the picture so far",
             elem_id="option-time_limit",
         )
-    return {
+    widgets = {
         "size": size,
         "iterations": iterations,
         "coarse_iterations": coarse_iterations,
@@ -206,6 +220,7 @@ def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
         "time_limit": time_limit,
         "backbone": backbone,
     }
+    return {name: naming_refusals(widget, name) for name, widget in widgets.items()}
 
 
 def _int_slider(
