@@ -30,7 +30,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 #: Largest upload accepted; the engine refuses images over 100 megapixels anyway.
 MAX_UPLOAD = "50mb"
-#: Sessions whose state Gradio keeps (about 2 MB each: a copy of the page's settings and the latest picture);
+#: Sessions whose state Gradio keeps (1–2 MB each here: a copy of the page's config and the latest picture);
 #: beyond this the oldest are dropped. Gradio's default, 10000, could fill a Space's memory.
 SESSIONS_KEPT = 200
 _TRUE = {"1", "true", "yes", "on"}
