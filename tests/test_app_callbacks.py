@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
+import time
 import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -362,3 +364,23 @@ def test_stylize_and_example_runs_share_one_device_queue(studio, monkeypatch, tm
     assert all(fn.concurrency_limit == 1 for fn in device_fns)
     assert demo._queue.max_size == 3
     assert not any(tmp_path.iterdir())  # lazy: nothing is computed at start-up
+
+
+def test_old_download_files_are_removed_when_new_ones_are_made(tmp_path):
+    files = render.OutputFiles(tmp_path, keep_seconds=60)
+    first = Path(files.save_png(Image.new("RGB", (16, 16)), "first"))
+    an_hour_ago = time.time() - 3600
+    os.utime(first.parent, (an_hour_ago, an_hour_ago))
+    recent = Path(files.save_png(Image.new("RGB", (16, 16)), "recent"))
+    second = Path(files.save_png(Image.new("RGB", (16, 16)), "second"))
+    assert not first.exists() and recent.exists() and second.exists()
+
+
+def test_the_server_cleans_its_cache_and_opens_no_extra_paths(studio, monkeypatch):
+    demo = layout.build_demo(studio)
+    assert demo.delete_cache == (3600, 3600)  # Gradio's uploads and outputs older than an hour go, hourly
+    launched = {}
+    monkeypatch.setattr(demo, "launch", lambda **options: launched.update(options))
+    app.launch(demo, server_name="127.0.0.1", server_port=7860, share=False)
+    assert not launched.get("allowed_paths") and launched["state_session_capacity"] == app.SESSIONS_KEPT
+    assert launched["max_file_size"] == app.MAX_UPLOAD
