@@ -27,6 +27,8 @@ from .losses import Objective, gram_matrix
 from .weights import BackboneWeights, load_weights
 
 LOSS_NAMES = ("total", "content", "style", "tv")
+Plan = list[tuple[tuple[int, int], int]]
+"""A job's scales, coarse to fine: each one's (width, height) and its iterations (see :func:`scale_plan`)."""
 
 
 class OutOfMemoryError(RuntimeError):
@@ -121,7 +123,8 @@ class Stylizer:
         if config.style_weights is not None and len(config.style_weights) != len(style_list):
             raise ValueError(f"{len(style_list)} style images but {len(config.style_weights)} style weights.")
         content_image = images.load_image(content, max_side=config.size, name="content image")
-        _check_work(scale_plan(content_image.size, config), config.work_limit)
+        plan = scale_plan(content_image.size, config)
+        _check_work(plan, config.work_limit)
         style_images = [
             images.load_image(
                 s,
@@ -130,7 +133,7 @@ class Stylizer:
             )
             for i, s in enumerate(style_list)
         ]
-        return self._run(content_image, style_images, config)
+        return self._run(content_image, style_images, config, plan)
 
     def stylize_image(
         self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings
@@ -142,12 +145,12 @@ class Stylizer:
         raise RuntimeError("The stylization ended without a final image.")  # unreachable by construction
 
     def _run(
-        self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig
+        self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig, plan: Plan
     ) -> Iterator[Progress]:
         """:meth:`_optimise`, handing the memory it used back however it ends, and saying so if it ran out."""
         ran_out = False
         try:
-            yield from self._optimise(content_image, style_images, config)
+            yield from self._optimise(content_image, style_images, config, plan)
         except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
             if not _is_out_of_memory(error):
                 raise
@@ -155,28 +158,26 @@ class Stylizer:
         finally:
             release_cached_memory(self.device)
         if ran_out:
-            width, height = scale_sizes(content_image.size, config)[-1]
+            width, height = plan[-1][0]
             raise OutOfMemoryError(
                 f"Ran out of memory on {device_label(self.device, self.precision)} at {width}×{height} pixels. "
                 "Try a smaller output size."
             )
 
     def _optimise(
-        self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig
+        self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig, plan: Plan
     ) -> Iterator[Progress]:
-        """The coarse-to-fine optimisation itself: a :class:`Progress` after every iteration."""
+        """The coarse-to-fine optimisation itself, scale by scale as ``plan`` says: a :class:`Progress` after every
+        iteration."""
         start = time.perf_counter()
-        plan = scale_plan(content_image.size, config)
-        sizes = [size for size, _ in plan]
-        iterations = [steps for _, steps in plan]
-        total = sum(iterations)
+        total = sum(steps for _, steps in plan)
         work = [steps * width * height for (width, height), steps in plan]
         net = self.network(config.content_layers + config.style_layers, config.pooling)
         blend = _normalised_blend(config.style_weights, len(style_images))
         generator = torch.Generator().manual_seed(config.seed)
         image: Tensor | None = None
         done = 0
-        for scale, ((width, height), steps) in enumerate(zip(sizes, iterations, strict=True)):
+        for scale, ((width, height), steps) in enumerate(plan):
             content = images.to_tensor(content_image.resize((width, height), Image.Resampling.LANCZOS), self.device)
             styles = [
                 images.to_tensor(_resize_style(s, (width, height), config.style_scale), self.device)
@@ -195,14 +196,14 @@ class Stylizer:
                 final = done == total or out_of_time
                 picture = None
                 if final:
-                    picture = self._final_picture(image, content_image, sizes[-1], config.preserve_color)
+                    picture = self._final_picture(image, content_image, plan[-1][0], config.preserve_color)
                 elif config.preview_every and done % config.preview_every == 0:
                     picture = images.to_image(_finish(image, content, config.preserve_color))
                 yield Progress(
                     iteration=done,
                     total_iterations=total,
                     scale=scale,
-                    scales=len(sizes),
+                    scales=len(plan),
                     size=(width, height),
                     losses=dict(zip(LOSS_NAMES, terms.tolist(), strict=True)),
                     elapsed=elapsed,
@@ -267,18 +268,18 @@ def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tupl
     return [size for size in coarse if min(size) >= MIN_SIDE] + [final]
 
 
-def scale_plan(content_size: tuple[int, int], config: StyleConfig) -> list[tuple[tuple[int, int], int]]:
+def scale_plan(content_size: tuple[int, int], config: StyleConfig) -> Plan:
     """Each scale's (width, height) and its iterations, coarse to fine (see :func:`scale_sizes`)."""
     sizes = scale_sizes(content_size, config)
     return [(size, config.coarse_iterations) for size in sizes[:-1]] + [(sizes[-1], config.iterations)]
 
 
-def job_work(plan: Sequence[tuple[tuple[int, int], int]]) -> float:
+def job_work(plan: Plan) -> float:
     """A job's work in megapixel-iterations: each scale's pixels times its iterations, summed, in millions."""
     return sum(width * height * steps for (width, height), steps in plan) / 1e6
 
 
-def _check_work(plan: list[tuple[tuple[int, int], int]], limit: float | None) -> None:
+def _check_work(plan: Plan, limit: float | None) -> None:
     """Refuse a job whose work is over ``limit``, saying what it would be and how to shrink it."""
     work = job_work(plan)
     if limit is None or work <= limit:

@@ -209,12 +209,12 @@ class Studio:
         """
         events, stylizer, config = self._start(content, style, second_style, options)
         hardware = render.hardware_line(stylizer)
-        record = record if record is not None else RunRecord()
-        record.begin(content)
-        curve = render.LossCurve(config.content_weight, config.style_weight)
         if not self._device.acquire(timeout=DEVICE_WAIT):
             events.close()
             raise gr.Error("The previous job is still stopping; please try again in a moment.", title="Busy")
+        record = record if record is not None else RunRecord()
+        record.begin(content)
+        curve = render.LossCurve(config.content_weight, config.style_weight)
         self.meter.begin()
         try:
             yield outputs(image=None, plot=None, status=render.starting_status(hardware), download=None, animation=None)
