@@ -9,6 +9,8 @@ import sys
 import pytest
 from PIL import Image
 
+from benchmarks import balance
+
 from .conftest import ROOT
 
 
@@ -30,3 +32,49 @@ def test_quick_benchmark_prints_the_table_and_writes_results(tmp_path):
     for name in entry["files"].values():
         with Image.open(tmp_path / name) as picture:
             picture.verify()
+
+
+def _table_rows(stdout: str) -> dict[str, list[str]]:
+    """The markdown table's body rows by their first cell."""
+    lines = [line for line in stdout.splitlines() if line.startswith("| ")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]  # after header and rule
+    return {cells[0]: cells for cells in rows}
+
+
+@pytest.mark.slow
+def test_balance_judges_each_variant_against_the_first():
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.balance", "--size", "128", "--target", "1,10",
+            "--variant", "short", "iterations=3",
+            "--variant", "long", "iterations=30", "style_strength=2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = _table_rows(result.stdout)
+    assert set(rows) == {"short", "long"}
+    short, long = rows["short"], rows["long"]
+    assert (short[1], long[1]) == ("iterations=3", "iterations=30 style_strength=2")
+    assert (short[2], long[2]) == ("3", "30")
+    assert short[7] == "yes"  # the baseline is as good as itself
+    short_style, short_content, long_style, long_content = (float(v) for v in (short[5], short[6], long[5], long[6]))
+    assert long_style < short_style  # 30 iterations at a strong style weight moved the picture toward the style
+    assert long[7] == ("yes" if long_style <= short_style and long_content <= short_content else "no")
+    assert short[4].startswith("iteration ") and long[4].startswith("iteration ")  # a loose target is reached
+
+
+def test_balance_refuses_a_variant_without_a_name(capsys):
+    with pytest.raises(SystemExit) as stop:
+        balance.parse_args(["--variant", "style_strength=1"])
+    assert stop.value.code == 2
+    assert "A variant starts with its name; got 'style_strength=1'." in capsys.readouterr().err
+
+
+def test_balance_refuses_a_malformed_target(capsys):
+    with pytest.raises(SystemExit):
+        balance.parse_args(["--variant", "today", "--target", "0.02"])
+    assert "expected STYLE,CONTENT" in capsys.readouterr().err
