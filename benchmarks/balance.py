@@ -30,7 +30,7 @@ from styletransfer.weights import load_bundled_weights
 from .judge import Distances, Judge, judge_network
 from .ours import OursRun, output_size, run_ours
 from .reference import EVALUATIONS, run_reference
-from .run import PREVIEW_EVERY, load_pairs, parse_settings
+from .run import PREVIEW_EVERY, load_pairs, parse_settings, positive_int
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.balance", description="Settings side by side, judged alike (see the module's doc)."
     )
-    parser.add_argument("--size", type=int, default=512, help="output long side (default 512)")
+    parser.add_argument("--size", type=positive_int, default=512, help="output long side (default 512)")
     parser.add_argument("--pair", default="cat:swirls", help="an example pair CONTENT:STYLE (default cat:swirls)")
     parser.add_argument("--content", type=Path, help="a content image file (with --style, instead of --pair)")
     parser.add_argument("--style", type=Path, help="a style image file (with --content)")
@@ -78,14 +78,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         nargs="+",
         required=True,
-        metavar="NAME [KEY=VALUE",
+        metavar=("NAME", "KEY=VALUE"),
         help="a name and StyleConfig overrides; the first variant is the baseline",
     )
     parser.add_argument("--target", type=parse_target, help="STYLE,CONTENT to reach (default: run the reference)")
     parser.add_argument(
-        "--evaluations", type=int, default=EVALUATIONS, help=f"the reference's evaluations (default {EVALUATIONS})"
+        "--evaluations",
+        type=positive_int,
+        default=EVALUATIONS,
+        help=f"the reference's evaluations (default {EVALUATIONS})",
     )
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args(argv)
     if (args.content is None) != (args.style is None):
         parser.error("--content and --style go together.")

@@ -30,7 +30,7 @@ QUICK = {"sizes": [128], "evaluations": 60, "runs": 1, "pairs": DEFAULT_PAIRS[:1
 PREVIEW_EVERY = 5
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     """argparse type: a whole number of at least 1."""
     value = int(text)
     if value < 1:
@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Time-to-quality of our engine against the reference (see benchmarks/README.md).",
     )
     parser.add_argument(
-        "--sizes", type=_positive, nargs="+", help="output long sides (default: 256 512 on cpu, 512…4096 on cuda)"
+        "--sizes", type=positive_int, nargs="+", help="output long sides (default: 256 512 on cpu, 512…4096 on cuda)"
     )
     parser.add_argument(
         "--pairs",
@@ -55,12 +55,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--content", type=Path, help="a content image file (with --style, instead of --pairs)")
     parser.add_argument("--style", type=Path, help="a style image file (with --content)")
-    parser.add_argument("--runs", type=_positive, help="runs of our engine per configuration (default 3)")
+    parser.add_argument("--runs", type=positive_int, help="runs of our engine per configuration (default 3)")
     parser.add_argument(
-        "--evaluations", type=_positive, help=f"the reference's L-BFGS evaluations (default {EVALUATIONS})"
+        "--evaluations", type=positive_int, help=f"the reference's L-BFGS evaluations (default {EVALUATIONS})"
     )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--threads", type=_positive, default=2, help="torch CPU threads, the same for both (default 2)")
+    parser.add_argument(
+        "--threads", type=positive_int, default=2, help="torch CPU threads, the same for both (default 2)"
+    )
     parser.add_argument(
         "--peak-tflops", type=float, help="the device's peak TFLOP/s to compare with (default 800 on cuda)"
     )
