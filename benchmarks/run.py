@@ -104,9 +104,9 @@ def parse_settings(items: list[str]) -> dict[str, object]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep:
-            raise ValueError(f"--set expects key=value, got {item!r}.")
+            raise ValueError(f"A setting is key=value; got {item!r}.")
         if key == "size":
-            raise ValueError("Set the size with --sizes.")
+            raise ValueError("The size is not a setting here: give it with the command's size option.")
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):

@@ -67,11 +67,20 @@ def test_balance_judges_each_variant_against_the_first():
     assert short[4].startswith("iteration ") and long[4].startswith("iteration ")  # a loose target is reached
 
 
-def test_balance_refuses_a_variant_without_a_name(capsys):
+@pytest.mark.parametrize(
+    ("variant", "message"),
+    [
+        (["style_strength=1"], "A variant starts with its name; got 'style_strength=1'."),
+        (["bigger", "size=1024"], "The size is not a setting here"),
+        (["odd", "strength"], "A setting is key=value; got 'strength'."),
+        (["typo", "itterations=5"], "Unknown setting(s): itterations."),
+    ],
+)
+def test_balance_refuses_a_bad_variant(variant, message, capsys):
     with pytest.raises(SystemExit) as stop:
-        balance.parse_args(["--variant", "style_strength=1"])
+        balance.parse_args(["--variant", *variant])
     assert stop.value.code == 2
-    assert "A variant starts with its name; got 'style_strength=1'." in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_balance_refuses_a_malformed_target(capsys):
