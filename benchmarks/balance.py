@@ -1,18 +1,21 @@
 """Settings side by side: ``python -m benchmarks.balance``; prints one markdown table and asserts nothing.
 
 Where ``python -m benchmarks`` asks how fast the default settings reach the
-reference's quality, this asks what a change of settings does to the picture:
+references' quality, this asks what a change of settings does to the picture:
 each variant (a name and StyleConfig overrides) runs once on one pair at one
-size, and the table gives its final distances, the iteration (and time) at
-which it first reached the reference's distances, and whether its final
-picture is at least as good as the first variant's on both distances. Put the
-baseline first, e.g. the settings of an earlier revision::
+size, and the table gives its final verdict (the paper's style distance, the
+texture and content distances, the structure score and its worst region), the
+iteration (and time) at which it first reached the balanced reference's quality
+(texture and content distances, each at most the reference's), and whether its
+final picture is at least as good as the first variant's on texture and content
+both. Put the baseline first, e.g. the settings of an earlier revision::
 
     python -m benchmarks.balance --size 512 --content photo.jpg --style painting.jpg \\
         --variant before style_strength=1 coarse_iterations=300 iterations=200 --variant today
 
-Without ``--target`` the reference runs once first to set it (minutes on a CPU).
-Iteration counts do not depend on the machine; the times are from one run each.
+Without ``--target`` the balanced reference runs once first to set it (minutes
+on a CPU). Iteration counts do not depend on the machine; the times are from
+one run each.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ import torch
 from styletransfer import StyleConfig, Stylizer
 from styletransfer.weights import load_bundled_weights
 
-from .judge import Distances, Judge, judge_network
+from .compare import HEADLINE, STYLE_MEASURES, judged_reference
+from .judge import Judge, Target, judge_network
 from .ours import OursRun, output_size, run_ours
-from .reference import EVALUATIONS, run_reference
+from .reference import EVALUATIONS
+from .report import markdown_table
 from .run import PREVIEW_EVERY, load_pairs, parse_settings, positive_int
 
 
@@ -54,13 +59,13 @@ def parse_variant(tokens: list[str]) -> Variant:
     return Variant(name, parse_settings(items))
 
 
-def parse_target(text: str) -> Distances:
-    """``STYLE,CONTENT`` as the judge's distances to reach."""
+def parse_target(text: str) -> Target:
+    """``TEXTURE,CONTENT`` as the balanced reference's criterion: the texture and content distances to reach."""
     try:
-        style, content = (float(part) for part in text.split(","))
+        texture, content = (float(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected STYLE,CONTENT, e.g. 0.0247,2.29; got {text!r}") from None
-    return Distances(style, content)
+        raise argparse.ArgumentTypeError(f"expected TEXTURE,CONTENT, e.g. 0.02,0.78; got {text!r}") from None
+    return Target(HEADLINE, STYLE_MEASURES[HEADLINE], texture, content)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -81,12 +86,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar=("NAME", "KEY=VALUE"),
         help="a name and StyleConfig overrides; the first variant is the baseline",
     )
-    parser.add_argument("--target", type=parse_target, help="STYLE,CONTENT to reach (default: run the reference)")
+    parser.add_argument(
+        "--target",
+        type=parse_target,
+        metavar="TEXTURE,CONTENT",
+        help=f"the {HEADLINE} reference's texture and content distances, to reach (default: run that reference)",
+    )
     parser.add_argument(
         "--evaluations",
         type=positive_int,
         default=EVALUATIONS,
-        help=f"the reference's evaluations (default {EVALUATIONS})",
+        help=f"the {HEADLINE} reference's evaluations (default {EVALUATIONS})",
     )
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args(argv)
@@ -100,28 +110,52 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def balance_table(variants: list[Variant], runs: list[OursRun], target: Distances) -> str:
-    """One markdown row per variant, the first one the baseline of the last column."""
-    baseline = runs[0].final
-    header = (
-        "| variant | settings | iterations | whole job (s) | reference quality at | final style | final content "
-        "| both ≤ first's |"
-    )
-    lines = [header, "|" + " --- |" * 8]
+BALANCE_HEADER = [
+    "variant",
+    "settings",
+    "iterations",
+    "whole job (s)",
+    "reference quality at",
+    "final style",
+    "final texture",
+    "final content",
+    "structure",
+    "worst region",
+    "both ≤ first's",
+]
+
+
+def _reached(run: OursRun, target: Target) -> str:
+    point = run.reached[target.name]
+    return "never" if point is None else f"iteration {point.iteration} ({point.seconds:.1f} s)"
+
+
+def balance_table(variants: list[Variant], runs: list[OursRun], target: Target) -> str:
+    """One markdown row per variant, the first one the baseline of the last column (texture and content)."""
+    baseline = Target.of("first", runs[0].final.distances, STYLE_MEASURES[HEADLINE])
+    rows = []
     for variant, run in zip(variants, runs, strict=True):
-        final = run.final
-        reached = "never" if run.reached is None else f"iteration {run.reached.iteration} ({run.reached.seconds:.1f} s)"
-        as_good = "yes" if final.style <= baseline.style and final.content <= baseline.content else "no"
-        lines.append(
-            f"| {variant.name} | {variant.label} | {run.iterations} | {run.seconds:.1f} | {reached} "
-            f"| {final.style:.4g} | {final.content:.4g} | {as_good} |"
+        final = run.final.distances
+        rows.append(
+            [
+                variant.name,
+                variant.label,
+                str(run.iterations),
+                f"{run.seconds:.1f}",
+                _reached(run, target),
+                f"{final.style:.4g}",
+                f"{final.texture:.4g}",
+                f"{final.content:.4g}",
+                f"{final.structure:.3f}",
+                f"{final.worst_region:.3f}",
+                "yes" if baseline.met_by(final) else "no",
+            ]
         )
-    lines.append(f"\nReference quality: style ≤ {target.style:.4g} and content ≤ {target.content:.4g}.")
-    return "\n".join(lines)
+    return markdown_table(BALANCE_HEADER, rows) + f"\n\nReference quality ({target.name}): {target}."
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the reference (unless ``--target``), then each variant once, and print the table."""
+    """Run the balanced reference (unless ``--target``), then each variant once, and print the table."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     pair = load_pairs(args)[0]
@@ -132,15 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     judge = Judge(judge_network(weights, stylizer.device), pair.content, pair.style, size)
     target = args.target
     if target is None:
-        print(f"running the reference at {size[0]}×{size[1]} …", file=sys.stderr, flush=True)
-        reference = run_reference(
-            weights, pair.content, pair.style, size, stylizer.device, args.evaluations, snapshot_every=args.evaluations
-        )
-        target = judge.timeline(reference.snapshots[-1:])[-1].distances
+        print(f"running the {HEADLINE} reference at {size[0]}×{size[1]} …", file=sys.stderr, flush=True)
+        target = judged_reference(HEADLINE, pair, stylizer, judge, args.evaluations, curve_points=1).target
     runs = []
     for variant in args.variants:
         print(f"running {variant.name} …", file=sys.stderr, flush=True)
-        runs.append(run_ours(stylizer, pair.content, pair.style, base.updated(**variant.settings), judge, target))
+        runs.append(run_ours(stylizer, pair.content, pair.style, base.updated(**variant.settings), judge, [target]))
     print(f"{pair.name} at {size[0]}×{size[1]}, {args.threads} threads\n")
     print(balance_table(args.variants, runs, target))
     return 0

@@ -6,7 +6,15 @@ produced the picture:
 
 * style distance: the mean over relu1_1 … relu5_1 of ‖G(x) − G(s)‖² / ‖G(s)‖²,
   where G is the Gram matrix and s the style image;
-* content distance: ‖F(x) − F(c)‖² / ‖F(c)‖² at relu4_2, where c is the content image.
+* content distance: ‖F(x) − F(c)‖² / ‖F(c)‖² at relu4_2, where c is the content image;
+* the style distance of each layer on its own, and the **texture distance**: their
+  mean over the shallow layers relu1_1 … relu3_1 only. Those layers see at most
+  24 pixels (relu3_1's receptive field): brushwork, colour and texture. relu4_1
+  and relu5_1 see 60 and over 130 pixels, most of a 256 px picture, so their
+  Gram matrices describe the painting's objects and composition, and a low
+  distance there rewards copying them into the photo;
+* the structure score of :mod:`benchmarks.structure` (higher is better): whether
+  the photo's layout is still there.
 
 The content image is resized to exactly the output's size; the style image keeps
 its aspect ratio and is resized so that its long side equals the output's long
@@ -29,17 +37,52 @@ from styletransfer.features import VGG19Features
 from styletransfer.losses import gram_matrix, relative_distance
 from styletransfer.weights import BackboneWeights, load_bundled_weights
 
+from .structure import structure_score
+
 #: The paper's layers, fixed here so that the judge does not move with the engine's defaults.
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: The layers of the texture distance: those whose receptive field is brushwork-sized (see the module's doc).
+TEXTURE_LAYERS = STYLE_LAYERS[:3]
 
 
 @dataclass(frozen=True)
 class Distances:
-    """The judge's verdict on one picture (smaller is better)."""
+    """The judge's verdict on one picture: distances (smaller is better) and the structure score (larger is)."""
 
     style: float
+    """The paper's measure: the mean over all five style layers."""
     content: float
+    texture: float
+    """The mean over the shallow style layers, :data:`TEXTURE_LAYERS`."""
+    structure: float
+    """The photo's layout kept, 0–1 (:func:`benchmarks.structure.structure_score`)."""
+    worst_region: float
+    """The structure score of the worst region of a 3×3 grid."""
+    layers: dict[str, float]
+    """The style distance of each layer."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A quality to reach: a style measure (``"style"`` or ``"texture"``) and the content distance, each at most."""
+
+    name: str
+    style_measure: str
+    style: float
+    content: float
+
+    @classmethod
+    def of(cls, name: str, distances: Distances, style_measure: str) -> Target:
+        """The target set by a picture's distances."""
+        return cls(name, style_measure, getattr(distances, style_measure), distances.content)
+
+    def met_by(self, distances: Distances) -> bool:
+        """Whether ``distances`` are at least as good as this target on both measures."""
+        return getattr(distances, self.style_measure) <= self.style and distances.content <= self.content
+
+    def __str__(self) -> str:
+        return f"{self.style_measure} ≤ {self.style:.4g} and content ≤ {self.content:.4g}"
 
 
 class Snapshot(NamedTuple):
@@ -57,17 +100,17 @@ class Point:
 
     seconds: float
     iteration: int
-    style: float
-    content: float
+    distances: Distances
 
     @property
-    def distances(self) -> Distances:
-        """The judge's verdict at this point."""
-        return Distances(self.style, self.content)
+    def style(self) -> float:
+        """The paper's style distance at this point."""
+        return self.distances.style
 
-    def meets(self, target: Distances) -> bool:
-        """Whether this picture is at least as good as ``target`` in both style and content."""
-        return self.style <= target.style and self.content <= target.content
+    @property
+    def content(self) -> float:
+        """The content distance at this point."""
+        return self.distances.content
 
 
 def judge_inputs(content: Image.Image, style: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
@@ -91,6 +134,7 @@ class Judge:
         self.size = size
         self.device = next(network.parameters()).device
         content, style = judge_inputs(content, style, size)
+        self.photo = content
         with torch.no_grad():
             self.content_target = network(self._tensor(content))[CONTENT_LAYER]
             style_features = network(self._tensor(style))
@@ -104,20 +148,25 @@ class Judge:
         """Judge ``output``, which must have the size this judge was made for."""
         if output.size != self.size:
             raise ValueError(f"The judge was set up for {self.size}, not {output.size}.")
-        features = self.network(self._tensor(output.convert("RGB")))
-        style = torch.stack(
-            [relative_distance(gram_matrix(features[name]), target) for name, target in self.style_targets.items()]
-        ).mean()
-        content = relative_distance(features[CONTENT_LAYER], self.content_target)
-        return Distances(style=style.item(), content=content.item())
+        output = output.convert("RGB")
+        features = self.network(self._tensor(output))
+        layers = {
+            name: relative_distance(gram_matrix(features[name]), target).item()
+            for name, target in self.style_targets.items()
+        }
+        structure = structure_score(self.network, output, self.photo)
+        return Distances(
+            style=sum(layers.values()) / len(layers),
+            content=relative_distance(features[CONTENT_LAYER], self.content_target).item(),
+            texture=sum(layers[name] for name in TEXTURE_LAYERS) / len(TEXTURE_LAYERS),
+            structure=structure.structure,
+            worst_region=structure.worst_region,
+            layers=layers,
+        )
 
     def timeline(self, snapshots: Iterable[Snapshot]) -> list[Point]:
         """Judge the pictures taken during a run."""
-        points = []
-        for snapshot in snapshots:
-            distances = self(snapshot.image)
-            points.append(Point(snapshot.seconds, snapshot.iteration, distances.style, distances.content))
-        return points
+        return [Point(snapshot.seconds, snapshot.iteration, self(snapshot.image)) for snapshot in snapshots]
 
 
 @lru_cache(maxsize=2)

@@ -12,7 +12,7 @@ which keeps the judge out of both the timing and the peak memory.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,19 +22,19 @@ from PIL import Image
 from styletransfer import Progress, StyleConfig, Stylizer, images
 from styletransfer.engine import scale_sizes
 
-from .judge import Distances, Judge, Point, Snapshot
+from .judge import Judge, Point, Snapshot, Target
 from .measure import PeakMemory, clock, evaluation_tflop
 
 
 @dataclass
 class OursRun:
-    """One run of our engine, judged against the reference's distances."""
+    """One run of our engine, judged against the references' targets."""
 
     image: Image.Image
     seconds: float
     """The whole job, overheads of the benchmark and of the previews excluded."""
-    reached: Point | None
-    """The first picture with both distances ≤ the reference's; ``None`` if none had."""
+    reached: dict[str, Point | None]
+    """For each target, by name, the first picture that met it; ``None`` if none did."""
     first_preview: float | None
     """When the first preview (at any scale) reached the consumer, as a user waits for it."""
     iterations: int
@@ -43,10 +43,15 @@ class OursRun:
     curve: list[Point]
     peak_mib: float | None
 
-    @property
-    def time_to_quality(self) -> float | None:
-        """Seconds to the first picture as good as the reference's, if any."""
-        return None if self.reached is None else self.reached.seconds
+    def time_to(self, target: str) -> float | None:
+        """Seconds to the first picture that met the target named ``target``, if any."""
+        point = self.reached[target]
+        return None if point is None else point.seconds
+
+    def iteration_at(self, target: str) -> int | None:
+        """The iteration (over all scales) of the first picture that met the target named ``target``, if any."""
+        point = self.reached[target]
+        return None if point is None else point.iteration
 
     @property
     def final(self) -> Point:
@@ -106,19 +111,29 @@ def _record(events: Iterable[Progress], size: tuple[int, int], device: torch.dev
 
 
 def run_ours(
-    stylizer: Stylizer, content: Image.Image, style: Image.Image, config: StyleConfig, judge: Judge, target: Distances
+    stylizer: Stylizer,
+    content: Image.Image,
+    style: Image.Image,
+    config: StyleConfig,
+    judge: Judge,
+    targets: Sequence[Target],
 ) -> OursRun:
-    """Stylize with our engine, then judge its previews and find when it first matched ``target``."""
+    """Stylize with our engine, then judge its previews and find when each of ``targets`` was first met."""
     with PeakMemory(stylizer.device) as memory:
         recording = _record(stylizer.stylize(content, style, config), judge.size, stylizer.device)
     curve = judge.timeline(recording.previews)
     return OursRun(
         image=recording.previews[-1].image,
         seconds=recording.seconds,
-        reached=next((point for point in curve if point.meets(target)), None),
+        reached={target.name: _first_meeting(curve, target) for target in targets},
         first_preview=recording.first_preview,
         iterations=recording.iterations,
         tflop=recording.tflop,
         curve=curve,
         peak_mib=memory.mib,
     )
+
+
+def _first_meeting(curve: Iterable[Point], target: Target) -> Point | None:
+    """The first point of ``curve`` that meets ``target``; ``None`` if none does."""
+    return next((point for point in curve if target.met_by(point.distances)), None)

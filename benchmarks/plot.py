@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .compare import Comparison
-from .judge import Point
+from .compare import Comparison, JudgedReference
+from .judge import Point, Target
 
-WIDTH, HEIGHT = 1400, 620
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 90, 30, 130, 70
-REFERENCE_COLOR = (31, 119, 180)
+WIDTH, HEIGHT = 1800, 680
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 90, 30, 170, 70
+REFERENCE_COLORS = {"tutorial": (31, 119, 180), "balanced": (148, 103, 189)}
 OURS_COLOR = (230, 110, 20)
-TARGET_COLOR = (120, 120, 120)
-REACHED_COLOR = (40, 160, 60)
 GRID_COLOR = (225, 225, 225)
 TEXT_COLOR = (20, 20, 20)
+#: The panels: a title and the judge's measure each one plots.
+PANELS = [("style distance (paper's mean)", "style"), ("texture distance", "texture"), ("content distance", "content")]
 
 
 @dataclass(frozen=True)
@@ -92,66 +92,79 @@ def _log_range(values: Sequence[float]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
+def _target_value(target: Target, measure: str) -> float | None:
+    """The target's bound on ``measure``; ``None`` if the target does not bound it."""
+    if measure == "content":
+        return target.content
+    return target.style if measure == target.style_measure else None
+
+
 def _panel(
-    draw: ImageDraw.ImageDraw,
-    box: tuple[int, int, int, int],
-    comparison: Comparison,
-    title: str,
-    value: Callable[[Point], float],
+    draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], comparison: Comparison, title: str, measure: str
 ) -> None:
-    """One panel: the reference's and our runs' curves of one distance, the target and when we reached it."""
-    curves = [(comparison.reference_curve, REFERENCE_COLOR)] + [(run.curve, OURS_COLOR) for run in comparison.ours]
+    """One panel: every curve of one measure, the references' targets on it, and when ours reached them."""
+    references = list(comparison.references.values())
+    curves = [(judged.curve, REFERENCE_COLORS[judged.name]) for judged in references]
+    curves += [(run.curve, OURS_COLOR) for run in comparison.ours]
+    bounds = [(judged, _target_value(judged.target, measure)) for judged in references]
+    bounds = [(judged, value) for judged, value in bounds if value is not None]
+
+    def value(point: Point) -> float:
+        return getattr(point.distances, measure)
+
     points = [p for curve, _ in curves for p in curve]
     x_max = max(p.seconds for p in points) * 1.02 or 1.0
-    target = value(comparison.reference_curve[-1])
-    axes = _Axes(box, x_max, *_log_range([value(p) for p in points] + [target]))
+    axes = _Axes(box, x_max, *_log_range([value(p) for p in points] + [bound for _, bound in bounds]))
     _draw_axes(draw, axes, title)
     for curve, color in curves:
-        xy = [axes.at(p.seconds, value(p)) for p in curve if value(p) > 0]
-        draw.line(xy, fill=color, width=3, joint="curve")
-    _dashed_line(draw, axes.at(0, target), axes.at(x_max, target), TARGET_COLOR)
-    if comparison.time_to_quality is not None:
-        x, _ = axes.at(comparison.time_to_quality, target)
-        _dashed_line(draw, (x, box[1]), (x, box[3]), REACHED_COLOR, dash=4)
+        draw.line([axes.at(p.seconds, value(p)) for p in curve if value(p) > 0], fill=color, width=3, joint="curve")
+    for judged, bound in bounds:
+        color = REFERENCE_COLORS[judged.name]
+        _dashed_line(draw, axes.at(0, bound), axes.at(x_max, bound), color)
+        reached = comparison.time_to_quality(judged.name)
+        if reached is not None:
+            x, _ = axes.at(reached, bound)
+            _dashed_line(draw, (x, box[1]), (x, box[3]), color, dash=4)
+
+
+def _legend_entry(comparison: Comparison, judged: JudgedReference) -> str:
+    run = judged.run
+    reached = comparison.time_to_quality(judged.name)
+    when = f"at {reached:.3g} s (median)" if reached is not None else "not reached"
+    target = judged.target  # spelt out: the default font has no "≤"
+    return (
+        f"{judged.name} reference ({run.loss_weights}; {run.evaluations} L-BFGS evaluations, {run.seconds:.3g} s);"
+        f" its target, {target.style_measure} <= {target.style:.4g} and content <= {target.content:.4g}: {when}"
+    )
 
 
 def _legend(draw: ImageDraw.ImageDraw, comparison: Comparison) -> None:
-    reached = comparison.time_to_quality
+    runs = len(comparison.ours)
     entries = [
-        (
-            REFERENCE_COLOR,
-            f"reference ({comparison.reference.evaluations} L-BFGS evaluations, {comparison.reference.seconds:.3g} s)",
-        ),
-        (
-            OURS_COLOR,
-            f"ours ({len(comparison.ours)} run{'s' if len(comparison.ours) > 1 else ''}, output-size previews only)",
-        ),
-        (TARGET_COLOR, "reference's final distance (the target)"),
-        (
-            REACHED_COLOR,
-            f"ours reaches both targets: {reached:.3g} s (median)" if reached else "ours: target not reached",
-        ),
+        (REFERENCE_COLORS[judged.name], _legend_entry(comparison, judged)) for judged in comparison.references.values()
+    ]
+    entries += [
+        (OURS_COLOR, f"ours ({runs} run{'s' if runs > 1 else ''}, output-size previews only)"),
+        (None, "dashed: a reference's final distance (its target); dotted: when ours met its whole target"),
     ]
     font = _font(15)
     for i, (color, label) in enumerate(entries):
-        x, y = MARGIN_LEFT + (i % 2) * 620, 50 + (i // 2) * 24
-        draw.line([(x, y), (x + 36, y)], fill=color, width=4)
+        x, y = MARGIN_LEFT, 50 + i * 26
+        if color is not None:
+            draw.line([(x, y), (x + 36, y)], fill=color, width=4)
         draw.text((x + 46, y), label, fill=TEXT_COLOR, font=font, anchor="lm")
 
 
 def plot_comparison(comparison: Comparison, path: Path) -> None:
-    """Write a PNG with the style and content distances of both implementations against time."""
+    """Write a PNG with the style, texture and content distances of both references and ours against time."""
     canvas = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(canvas)
     width, height = comparison.size
     heading = f"{comparison.pair} at {width}x{height}: judge's distances (log scale) against wall time"
     draw.text((WIDTH / 2, 10), heading, fill=TEXT_COLOR, font=_font(18), anchor="mt")
     _legend(draw, comparison)
-    panel_width = (WIDTH - 2 * MARGIN_LEFT - MARGIN_RIGHT) // 2
-    for i, (title, value) in enumerate(
-        [("style distance", lambda p: p.style), ("content distance", lambda p: p.content)]
-    ):
+    panel_width = (WIDTH - len(PANELS) * MARGIN_LEFT - MARGIN_RIGHT) // len(PANELS)
+    for i, (title, measure) in enumerate(PANELS):
         left = MARGIN_LEFT + i * (panel_width + MARGIN_LEFT)
-        box = (left, MARGIN_TOP, left + panel_width, HEIGHT - MARGIN_BOTTOM)
-        _panel(draw, box, comparison, title, value)
+        _panel(draw, (left, MARGIN_TOP, left + panel_width, HEIGHT - MARGIN_BOTTOM), comparison, title, measure)
     canvas.save(path)

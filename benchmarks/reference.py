@@ -1,4 +1,4 @@
-"""The reference: Gatys et al. as most people run it, after the PyTorch tutorial, with the paper's layers.
+"""The references: Gatys et al. as most people run it, after the PyTorch tutorial, with the paper's layers.
 
 Written here from scratch, on purpose unoptimised, following
 https://pytorch.org/tutorials/advanced/neural_style_tutorial.html:
@@ -6,12 +6,21 @@ https://pytorch.org/tutorials/advanced/neural_style_tutorial.html:
 * loss modules inserted into an ``nn.Sequential`` copy of VGG19 (the bundled
   original weights, Caffe preprocessing), cut after the last loss;
 * content loss: MSE between features at relu4_2; style loss: MSE between Gram
-  matrices normalised by a·b·c·d, at relu1_1 … relu5_1; weights 1 and 10⁶;
+  matrices normalised by a·b·c·d, at relu1_1 … relu5_1;
 * fp32, a single scale at the output size, starting from the content image;
 * ``torch.optim.LBFGS`` with its default settings, the image clamped to the
   pixel range at the start of every closure and once at the end, as the
   tutorial does;
 * exactly ``evaluations`` closure calls (one forward and backward each).
+
+Two references share that code and differ only in their loss weights
+(:data:`REFERENCES`):
+
+* ``tutorial``: the tutorial's content 1 and style 10⁶. With the Caffe weights
+  the style wins by far and the photo is nearly erased (content distance ≈ 2.3);
+* ``balanced``: content 5 and style 100, the defaults of jcjohnson/neural-style,
+  which optimises these very weights in 0–255 units with the same losses (Gram
+  matrices over C·H·W, MSE). It keeps the photo.
 
 One departure from the tutorial, forced by the weights: the image is held in
 0–255 pixel units, the units the Caffe weights were trained in and in which
@@ -38,10 +47,22 @@ from styletransfer.features import VGG19_CONVS, Normalization
 from styletransfer.weights import BackboneWeights
 
 from .judge import CONTENT_LAYER, STYLE_LAYERS, Snapshot, judge_inputs
-from .measure import clock
+from .measure import clock, evaluation_tflop
 
-CONTENT_WEIGHT = 1.0
-STYLE_WEIGHT = 1e6
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The weights of a reference's content and style losses."""
+
+    content: float
+    style: float
+
+    def __str__(self) -> str:
+        return f"content weight {self.content:g}, style weight {self.style:g}"
+
+
+#: The references by name, in the order they run: the tutorial's weights, then neural-style's defaults.
+REFERENCES = {"tutorial": LossWeights(content=1.0, style=1e6), "balanced": LossWeights(content=5.0, style=100.0)}
 EVALUATIONS = 300
 #: The image's pixel units: 0–255, see the module's docstring.
 PIXEL_RANGE = 255.0
@@ -143,6 +164,7 @@ def build_model(
 class ReferenceRun:
     """What one reference run produced and how long it took (snapshot-taking excluded)."""
 
+    loss_weights: LossWeights
     image: Image.Image
     seconds: float
     evaluations: int
@@ -150,6 +172,11 @@ class ReferenceRun:
     """(seconds, evaluation, total loss) after every evaluation."""
     snapshots: list[Snapshot]
     """Pictures every ``snapshot_every`` evaluations and at the end, for the judge's curve."""
+
+    @property
+    def tflops(self) -> float:
+        """The achieved TFLOP/s over its evaluations (VGG19 forward and backward at the picture's size)."""
+        return self.evaluations * evaluation_tflop(self.image.size) / self.seconds
 
 
 class _BudgetSpent(Exception):
@@ -162,10 +189,13 @@ def run_reference(
     style: Image.Image,
     size: tuple[int, int],
     device: torch.device,
+    loss_weights: LossWeights,
     evaluations: int = EVALUATIONS,
     snapshot_every: int = 10,
 ) -> ReferenceRun:
     """Stylize ``content`` at ``size`` (width, height) the reference way, timed from the model's construction.
+
+    ``loss_weights`` are usually one of :data:`REFERENCES`.
 
     The content and style images are prepared as the judge prepares them.
     Snapshots of the picture are taken every ``snapshot_every`` evaluations;
@@ -197,8 +227,8 @@ def run_reference(
             excluded += clock(device) - taken
         optimizer.zero_grad()
         model(image)
-        style_score = STYLE_WEIGHT * sum(loss.loss for loss in style_losses)
-        content_score = CONTENT_WEIGHT * sum(loss.loss for loss in content_losses)
+        style_score = loss_weights.style * sum(loss.loss for loss in style_losses)
+        content_score = loss_weights.content * sum(loss.loss for loss in content_losses)
         loss = style_score + content_score
         loss.backward()
         losses.append((elapsed(), len(losses) + 1, loss.item()))
@@ -212,4 +242,4 @@ def run_reference(
     seconds = elapsed()
     final = images.to_image(image / PIXEL_RANGE)
     snapshots.append(Snapshot(seconds, len(losses), final))
-    return ReferenceRun(final, seconds, len(losses), losses, snapshots)
+    return ReferenceRun(loss_weights, final, seconds, len(losses), losses, snapshots)

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict
+from operator import attrgetter
 from pathlib import Path
 
 import torch
 
 from styletransfer import Stylizer
 
-from .compare import Comparison
+from .compare import HEADLINE, STYLE_MEASURES, Comparison, JudgedReference
+from .judge import STYLE_LAYERS, Distances
+from .ours import OursRun
 
 
 def _seconds(value: float | None) -> str:
@@ -28,51 +33,123 @@ def _count(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}×"
+
+
+def _distance(value: float) -> str:
+    return f"{value:.4g}"
+
+
 def _size(comparison: Comparison) -> str:
     width, height = comparison.size
     return f"{width}×{height}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table of ``rows`` under ``header``."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def headline_table(comparisons: list[Comparison]) -> str:
-    """Time to the reference's quality, the ratio, first preview and peak memory, one row per configuration."""
-    header = [
-        "size",
-        "pair",
+def _configuration_table(
+    comparisons: list[Comparison], header: list[str], cells: Callable[[Comparison], list[str]]
+) -> str:
+    """A table with one row per configuration: its size and pair, then ``cells``."""
+    return markdown_table(["size", "pair", *header], [[_size(c), c.pair, *cells(c)] for c in comparisons])
+
+
+def _ours_final(comparison: Comparison, measure: Callable[[Distances], float]) -> float:
+    """The median over our runs of ``measure`` of the final picture's verdict."""
+    return statistics.median(measure(run.final.distances) for run in comparison.ours)
+
+
+def _reference_header(reference: str) -> list[str]:
+    return [
         "reference (s)",
-        "ref style",
+        f"ref {STYLE_MEASURES[reference]}",
         "ref content",
+        "ref structure",
         "ours to ref quality (s, median)",
         "ratio",
-        "ours final style",
-        "ours final content",
-        "first preview (s)",
-        "peak MiB ref / ours",
+        "whole-job ratio",
+        "ref peak MiB",
     ]
+
+
+def _reference_cells(comparison: Comparison, reference: str) -> list[str]:
+    judged = comparison.references[reference]
+    target = judged.target
+    reached = comparison.time_to_quality(reference)
+    runs = len(comparison.ours)
+    return [
+        _seconds(judged.run.seconds),
+        _distance(target.style),
+        _distance(target.content),
+        f"{judged.final.structure:.3f}",
+        f"{reached:.3g} (of {runs})" if reached is not None else f"not reached (of {runs})",
+        _ratio(comparison.ratio(reference)),
+        _ratio(comparison.whole_job_ratio(reference)),
+        _mib(judged.peak_mib),
+    ]
+
+
+OURS_HEADER = [
+    "ours whole job (s, median)",
+    "ours final style",
+    "ours final texture",
+    "ours final content",
+    "ours structure",
+    "ours worst region",
+    "first preview (s)",
+    "ours peak MiB",
+]
+
+
+def _ours_cells(comparison: Comparison) -> list[str]:
+    return [
+        _seconds(comparison.ours_seconds),
+        _distance(_ours_final(comparison, attrgetter("style"))),
+        _distance(_ours_final(comparison, attrgetter("texture"))),
+        _distance(_ours_final(comparison, attrgetter("content"))),
+        f"{_ours_final(comparison, attrgetter('structure')):.3f}",
+        f"{_ours_final(comparison, attrgetter('worst_region')):.3f}",
+        _seconds(comparison.ours_median(lambda run: run.first_preview)),
+        _mib(comparison.ours_median(lambda run: run.peak_mib)),
+    ]
+
+
+def headline_table(comparisons: list[Comparison]) -> str:
+    """The headline reference against ours (time to its quality, ratios), and our final picture's verdict."""
+    return _configuration_table(
+        comparisons,
+        [*_reference_header(HEADLINE), *OURS_HEADER],
+        lambda c: [*_reference_cells(c, HEADLINE), *_ours_cells(c)],
+    )
+
+
+def reference_table(comparisons: list[Comparison], reference: str) -> str:
+    """Another reference against ours: its target, time to its quality and the ratios."""
+    return _configuration_table(comparisons, _reference_header(reference), lambda c: _reference_cells(c, reference))
+
+
+def _layer_measures() -> dict[str, Callable[[Distances], float]]:
+    """The per-layer table's columns: each style layer's distance, then the texture and the paper's mean."""
+    layers = {layer: (lambda distances, layer=layer: distances.layers[layer]) for layer in STYLE_LAYERS}
+    return {**layers, "texture": attrgetter("texture"), "style (mean)": attrgetter("style")}
+
+
+def layers_table(comparisons: list[Comparison]) -> str:
+    """The style distance per layer of each reference's final picture and of ours (median over runs)."""
+    measures = _layer_measures()
     rows = []
     for c in comparisons:
-        target = c.target
-        reached = c.time_to_quality
-        rows.append(
-            [
-                _size(c),
-                c.pair,
-                _seconds(c.reference.seconds),
-                f"{target.style:.4g}",
-                f"{target.content:.4g}",
-                f"{reached:.3g} (of {len(c.ours)})" if reached is not None else f"not reached (of {len(c.ours)})",
-                f"{c.ratio:.1f}×" if c.ratio is not None else "n/a",
-                f"{c.ours_median(lambda run: run.final.style):.4g}",
-                f"{c.ours_median(lambda run: run.final.content):.4g}",
-                _seconds(c.ours_median(lambda run: run.first_preview)),
-                f"{_mib(c.reference_peak_mib)} / {_mib(c.ours_median(lambda run: run.peak_mib))}",
-            ]
-        )
-    return _table(header, rows)
+        for judged in c.references.values():
+            cells = [_distance(measure(judged.final)) for measure in measures.values()]
+            rows.append([_size(c), c.pair, f"{judged.name} reference", *cells])
+        cells = [_distance(_ours_final(c, measure)) for measure in measures.values()]
+        rows.append([_size(c), c.pair, f"ours (median of {len(c.ours)})", *cells])
+    return markdown_table(["size", "pair", "picture", *measures], rows)
 
 
 def load_warning(comparisons: list[Comparison], threads: int) -> str | None:
@@ -88,52 +165,34 @@ def load_warning(comparisons: list[Comparison], threads: int) -> str | None:
 
 def throughput_table(comparisons: list[Comparison], peak_tflops: float | None) -> str:
     """Seconds per evaluation and achieved TFLOP/s (VGG19 forward+backward work), optionally against a peak."""
-    header = [
-        "size",
-        "pair",
-        "ref s/evaluation",
-        "ref TFLOP/s",
-        "ours iterations at quality / total",
-        "ours total (s)",
-        "ours TFLOP/s",
-    ]
+    names = list(comparisons[0].references)
+    header = [f"{name} ref s/evaluation" for name in names] + [f"{name} ref TFLOP/s" for name in names]
+    header += [f"ours iterations at {name} quality" for name in names]
+    header += ["ours iterations", "ours total (s)", "ours TFLOP/s"]
     if peak_tflops:
-        header += [f"ref % of {peak_tflops:g}", f"ours % of {peak_tflops:g}"]
-    rows = []
-    for c in comparisons:
-        ours_seconds = c.ours_median(lambda run: run.seconds)
+        header += [f"{name} ref % of {peak_tflops:g}" for name in names] + [f"ours % of {peak_tflops:g}"]
+
+    def cells(c: Comparison) -> list[str]:
+        runs = [c.references[name].run for name in names]
         ours_tflops = c.ours_median(lambda run: run.tflop / run.seconds)
-        at_quality = c.ours_median(lambda run: None if run.reached is None else run.reached.iteration)
-        row = [
-            _size(c),
-            c.pair,
-            f"{c.reference.seconds / c.reference.evaluations:.3g}",
-            f"{c.reference_tflops:.3g}",
-            f"{_count(at_quality)} / {c.ours[0].iterations}",
-            _seconds(ours_seconds),
-            f"{ours_tflops:.3g}",
-        ]
+        row = [f"{run.seconds / run.evaluations:.3g}" for run in runs] + [f"{run.tflops:.3g}" for run in runs]
+        row += [_count(c.ours_median(lambda run, name=name: run.iteration_at(name))) for name in names]
+        row += [str(c.ours[0].iterations), _seconds(c.ours_seconds), f"{ours_tflops:.3g}"]
         if peak_tflops:
-            row += [f"{100 * c.reference_tflops / peak_tflops:.1f}", f"{100 * ours_tflops / peak_tflops:.1f}"]
-        rows.append(row)
-    return _table(header, rows)
+            row += [f"{100 * tflops / peak_tflops:.1f}" for tflops in (*(run.tflops for run in runs), ours_tflops)]
+        return row
+
+    return _configuration_table(comparisons, header, cells)
 
 
 def machine(stylizer: Stylizer, threads: int) -> dict[str, str | int]:
     """What the figures were measured on."""
-    cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        cpu = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in cpuinfo.read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            cpu,
-        )
+    text = cpuinfo.read_text() if cpuinfo.exists() else ""
+    cpu = _cpuinfo_field(text, "model name") or platform.processor() or platform.machine()
     return {
         "cpu": cpu,
+        "cpu_kind": cpu_kind(set(_cpuinfo_field(text, "flags").split()), cpu),
         "cpu_cores": os.cpu_count() or 0,
         "threads": threads,
         "engine": stylizer.description,
@@ -141,6 +200,29 @@ def machine(stylizer: Stylizer, threads: int) -> dict[str, str | int]:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def _cpuinfo_field(cpuinfo: str, name: str) -> str:
+    """The first value of field ``name`` in the text of ``/proc/cpuinfo``; empty if there is none."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return ""
+
+
+def cpu_kind(flags: set[str], model: str) -> str:
+    """The CPU's class as far as these figures go: whether it computes bf16 natively (the engine's fast path)."""
+    if flags & {"avx512_bf16", "amx_bf16"}:
+        return "AVX512-BF16/AMX"
+    if "avx2" in flags:
+        return "AVX2 only"
+    return model
+
+
+def machine_line(info: dict[str, str | int]) -> str:
+    """The machine, one line for people."""
+    return "Machine: " + "; ".join(f"{key}: {value}" for key, value in info.items())
 
 
 def engine_revision() -> str:
@@ -155,40 +237,50 @@ def engine_revision() -> str:
     return commit + ("+changes" if git("status", "--porcelain", "--", "styletransfer") else "")
 
 
+def _reference_json(judged: JudgedReference) -> dict:
+    run = judged.run
+    return {
+        "loss_weights": asdict(run.loss_weights),
+        "seconds": run.seconds,
+        "evaluations": run.evaluations,
+        "target": asdict(judged.target),
+        "final": asdict(judged.final),
+        "tflops": run.tflops,
+        "peak_mib": judged.peak_mib,
+        "losses": [{"seconds": s, "evaluation": e, "loss": loss} for s, e, loss in run.losses],
+        "curve": [asdict(point) for point in judged.curve],
+    }
+
+
+def _ours_run_json(run: OursRun) -> dict:
+    return {
+        "time_to_quality": {name: run.time_to(name) for name in run.reached},
+        "iteration_to_quality": {name: run.iteration_at(name) for name in run.reached},
+        "seconds": run.seconds,
+        "first_preview": run.first_preview,
+        "iterations": run.iterations,
+        "tflops": run.tflop / run.seconds,
+        "peak_mib": run.peak_mib,
+        "curve": [asdict(point) for point in run.curve],
+    }
+
+
 def comparison_json(comparison: Comparison, files: dict[str, str]) -> dict:
     """Everything measured for one configuration, without the pictures (those are files)."""
-    reference = comparison.reference
+    names = list(comparison.references)
     return {
         "pair": comparison.pair,
         "size": list(comparison.size),
         "files": files,
         "load_average": list(comparison.load_average),
-        "reference": {
-            "seconds": reference.seconds,
-            "evaluations": reference.evaluations,
-            "style": comparison.target.style,
-            "content": comparison.target.content,
-            "tflops": comparison.reference_tflops,
-            "peak_mib": comparison.reference_peak_mib,
-            "losses": [{"seconds": s, "evaluation": e, "loss": loss} for s, e, loss in reference.losses],
-            "curve": [asdict(point) for point in comparison.reference_curve],
-        },
+        "headline": HEADLINE,
+        "references": {name: _reference_json(judged) for name, judged in comparison.references.items()},
         "ours": {
-            "time_to_quality_median": comparison.time_to_quality,
-            "ratio": comparison.ratio,
-            "runs": [
-                {
-                    "time_to_quality": run.time_to_quality,
-                    "iteration_to_quality": None if run.reached is None else run.reached.iteration,
-                    "seconds": run.seconds,
-                    "first_preview": run.first_preview,
-                    "iterations": run.iterations,
-                    "tflops": run.tflop / run.seconds,
-                    "peak_mib": run.peak_mib,
-                    "curve": [asdict(point) for point in run.curve],
-                }
-                for run in comparison.ours
-            ],
+            "seconds_median": comparison.ours_seconds,
+            "time_to_quality_median": {name: comparison.time_to_quality(name) for name in names},
+            "ratio": {name: comparison.ratio(name) for name in names},
+            "whole_job_ratio": {name: comparison.whole_job_ratio(name) for name in names},
+            "runs": [_ours_run_json(run) for run in comparison.ours],
         },
     }
 

@@ -13,11 +13,20 @@ import torch
 from styletransfer import StyleConfig, Stylizer, load_image
 from styletransfer.weights import load_bundled_weights
 
-from .compare import Comparison, Pair, compare
+from .compare import HEADLINE, Comparison, Pair, compare
 from .judge import judge_network
 from .plot import plot_comparison
-from .reference import EVALUATIONS
-from .report import headline_table, load_warning, machine, throughput_table, write_json
+from .reference import EVALUATIONS, REFERENCES
+from .report import (
+    headline_table,
+    layers_table,
+    load_warning,
+    machine,
+    machine_line,
+    reference_table,
+    throughput_table,
+    write_json,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -132,12 +141,18 @@ def load_pairs(args: argparse.Namespace) -> list[Pair]:
 
 
 def save_outputs(comparison: Comparison, out: Path) -> dict[str, str]:
-    """Write the plot and both final pictures of one configuration; return their file names."""
+    """Write the plot and the final pictures (each reference's, our first run's) of one configuration.
+
+    Returns the file names by what they show.
+    """
     stem = f"{comparison.size[0]}x{comparison.size[1]}_{comparison.pair.replace(':', '_')}"
-    files = {"plot": f"plot_{stem}.png", "reference_image": f"reference_{stem}.png", "ours_image": f"ours_{stem}.png"}
+    pictures = {f"{name}_reference": judged.run.image for name, judged in comparison.references.items()}
+    pictures["ours"] = comparison.ours[0].image
+    files = {"plot": f"plot_{stem}.png"}
     plot_comparison(comparison, out / files["plot"])
-    comparison.reference.image.save(out / files["reference_image"])
-    comparison.ours[0].image.save(out / files["ours_image"])
+    for what, picture in pictures.items():
+        files[f"{what}_image"] = f"{what}_{stem}.png"
+        picture.save(out / files[f"{what}_image"])
     return files
 
 
@@ -166,8 +181,14 @@ def main(argv: list[str] | None = None) -> int:
             comparisons.append(comparison)
             files.append(save_outputs(comparison, args.out))
     write_json(args.out / "results.json", comparisons, files, context)
-    print(f"Machine: {context['machine']}\n")
+    print(machine_line(context["machine"]) + "\n")
+    print(f"Against the {HEADLINE} reference ({REFERENCES[HEADLINE]}), the headline:\n")
     print(headline_table(comparisons) + "\n")
+    for name in [name for name in REFERENCES if name != HEADLINE]:
+        print(f"Against the {name} reference ({REFERENCES[name]}):\n")
+        print(reference_table(comparisons, name) + "\n")
+    print("Style distance per layer of the final pictures:\n")
+    print(layers_table(comparisons) + "\n")
     print(throughput_table(comparisons, args.peak_tflops))
     warning = load_warning(comparisons, args.threads)
     if warning:

@@ -44,6 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--style-scale", type=float, default=_DEFAULTS.style_scale, help="style size relative to the output"
     )
     parser.add_argument("--style-weights", type=float, nargs="+", help="blend weights, one per style image")
+    parser.add_argument(
+        "--style-loss",
+        choices=("gram", "wasserstein"),
+        default=_DEFAULTS.style_loss,
+        help="match each layer's Gram matrix, or its mean and covariance",
+    )
+    parser.add_argument(
+        "--style-layer-weights",
+        type=float,
+        nargs="+",
+        default=_DEFAULTS.style_layer_weights,
+        metavar="W",
+        help="relative weight of relu1_1 … relu5_1 (five numbers)",
+    )
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=_DEFAULTS.optimizer)
     parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate, help="Adam's step size")
     parser.add_argument(
@@ -97,6 +111,8 @@ def _config_from(args: argparse.Namespace) -> StyleConfig:
         tv_weight=args.tv_weight,
         style_scale=args.style_scale,
         style_weights=tuple(args.style_weights) if args.style_weights else None,
+        style_loss=args.style_loss,
+        style_layer_weights=tuple(args.style_layer_weights) if args.style_layer_weights else None,
         preserve_color=args.preserve_color,
         init=args.init,
         pooling=args.pooling,

@@ -10,6 +10,8 @@ Optimizer = Literal["lbfgs", "adam"]
 ColorMode = Literal["none", "luminance", "histogram"]
 Init = Literal["content", "noise", "style"]
 Pooling = Literal["max", "avg"]
+StyleLossKind = Literal["gram", "wasserstein"]
+CoarseStyle = Literal["scaled", "full"]
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -21,6 +23,8 @@ _CHOICES = {
     "preserve_color": ("none", "luminance", "histogram"),
     "init": ("content", "noise", "style"),
     "pooling": ("max", "avg"),
+    "style_loss": ("gram", "wasserstein"),
+    "coarse_style": ("scaled", "full"),
 }
 
 
@@ -67,6 +71,14 @@ class StyleConfig:
     in millions (``None``: no limit). A bigger job is refused before it starts."""
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None
+    """Relative weight of each style layer, in ``style_layers`` order; ``None`` weighs them equally."""
+    style_loss: StyleLossKind = "gram"
+    """What a style layer matches: its Gram matrix, or its mean and covariance (2-Wasserstein)."""
+    coarse_style: CoarseStyle = "scaled"
+    """The style image at coarser scales: resized with the output ("scaled") or kept at the final scale's size."""
+    coarse_content_weight: float | None = None
+    """The content weight at the scales below the output size (``None``: ``content_weight``)."""
 
     def __post_init__(self) -> None:
         for name, options in _CHOICES.items():
@@ -93,6 +105,18 @@ class StyleConfig:
             if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
                 raise ValueError("style_weights must be non-negative numbers with a positive sum.")
             object.__setattr__(self, "style_weights", weights)
+        if self.coarse_content_weight is not None:
+            _check_float("coarse_content_weight", self.coarse_content_weight, 0.0, 1e6)
+        if self.style_layer_weights is not None:
+            layer_weights = tuple(float(w) for w in self.style_layer_weights)
+            if len(layer_weights) != len(self.style_layers):
+                raise ValueError(
+                    f"style_layer_weights needs one weight per style layer ({len(self.style_layers)}); "
+                    f"got {len(layer_weights)}."
+                )
+            if any(not math.isfinite(w) or w < 0 for w in layer_weights) or sum(layer_weights) <= 0:
+                raise ValueError("style_layer_weights must be non-negative numbers with a positive sum.")
+            object.__setattr__(self, "style_layer_weights", layer_weights)
         if not self.content_layers or not self.style_layers:
             raise ValueError("content_layers and style_layers must each name at least one layer.")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -10,61 +11,134 @@ import pytest
 from PIL import Image
 
 from benchmarks import balance
+from benchmarks.judge import Target
+from benchmarks.reference import REFERENCES
+from benchmarks.report import cpu_kind
 
 from .conftest import ROOT
 
 
-@pytest.mark.slow
-def test_quick_benchmark_prints_the_table_and_writes_results(tmp_path):
+def _run(*args: str, timeout: int) -> str:
+    """Run ``python -m`` with ``args`` in the repository; its standard output, once it has succeeded."""
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "| size | pair | reference (s) |" in result.stdout
+    return result.stdout
+
+
+def _tables(stdout: str) -> list[list[dict[str, str]]]:
+    """Every markdown table printed, in order, as rows of cells by their column's header."""
+    tables, lines = [], [*stdout.splitlines(), ""]
+    block: list[list[str]] = []
+    for line in lines:
+        if line.startswith("| "):
+            block.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif block:
+            header, _, *rows = block  # the header, the rule, the body
+            tables.append([dict(zip(header, row, strict=True)) for row in rows])
+            block = []
+    return tables
+
+
+def _seconds(cell: str) -> float | None:
+    """The seconds of a "12.3 (of 3)" cell; ``None`` for "not reached (of 3)"."""
+    return None if cell.startswith("not reached") else float(cell.split()[0])
+
+
+def _ratio(cell: str) -> float | None:
+    return None if cell == "n/a" else float(cell.removesuffix("×"))
+
+
+def _assert_ratios_consistent(row: dict[str, str], ours_whole_job: float) -> None:
+    """The ratio columns of a reference's row follow from its seconds and ours."""
+    reference = float(row["reference (s)"])
+    reached = _seconds(row["ours to ref quality (s, median)"])
+    if reached is None:
+        assert row["ratio"] == "n/a"
+    else:
+        assert _ratio(row["ratio"]) == pytest.approx(reference / reached, abs=0.06, rel=0.01)
+    assert _ratio(row["whole-job ratio"]) == pytest.approx(reference / ours_whole_job, abs=0.06, rel=0.01)
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_the_tables_and_writes_results(tmp_path):
+    stdout = _run("benchmarks", "--quick", "--out", str(tmp_path), timeout=900)
+    assert re.search(r"^Machine: .*cpu_kind: ", stdout, re.MULTILINE)
+    assert "Against the balanced reference (content weight 5, style weight 100), the headline:" in stdout
+    assert "Against the tutorial reference (content weight 1, style weight 1e+06):" in stdout
+    (headline,), (tutorial,), layers, (throughput,) = _tables(stdout)
+    assert {"ref texture", "ref content", "ours final texture", "ours structure", "ours worst region"} <= set(headline)
+    assert "ref style" in tutorial and "ref texture" not in tutorial
+    ours_whole_job = float(headline["ours whole job (s, median)"])
+    _assert_ratios_consistent(headline, ours_whole_job)
+    _assert_ratios_consistent(tutorial, ours_whole_job)
+    assert [row["picture"] for row in layers] == ["tutorial reference", "balanced reference", "ours (median of 1)"]
+    assert layers[2]["style (mean)"] == headline["ours final style"]
+    assert layers[2]["texture"] == headline["ours final texture"]
+    assert layers[1]["texture"] == headline["ref texture"]
+    assert layers[0]["style (mean)"] == tutorial["ref style"]
+    assert {"ours iterations at tutorial quality", "ours iterations at balanced quality"} <= set(throughput)
+
     results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["results"]) == 1
-    entry = results["results"][0]
-    assert entry["reference"]["evaluations"] == 60
+    assert results["machine"]["cpu_kind"]
+    (entry,) = results["results"]
+    assert entry["headline"] == "balanced"
+    assert list(entry["references"]) == ["tutorial", "balanced"]
+    for name, reference in entry["references"].items():
+        assert reference["evaluations"] == 60
+        assert reference["loss_weights"] == {"content": REFERENCES[name].content, "style": REFERENCES[name].style}
+        assert set(reference["final"]["layers"]) == {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}
+        assert entry["ours"]["whole_job_ratio"][name] == pytest.approx(
+            reference["seconds"] / entry["ours"]["seconds_median"]
+        )
+    assert entry["references"]["balanced"]["target"]["style_measure"] == "texture"
+    assert entry["references"]["tutorial"]["target"]["style_measure"] == "style"
+    assert f"{entry['references']['balanced']['target']['style']:.4g}" == headline["ref texture"]
+    (run,) = entry["ours"]["runs"]
+    assert set(run["time_to_quality"]) == {"tutorial", "balanced"}
+    assert set(entry["files"]) == {"plot", "tutorial_reference_image", "balanced_reference_image", "ours_image"}
     for name in entry["files"].values():
         with Image.open(tmp_path / name) as picture:
             picture.verify()
 
 
-def _table_rows(stdout: str) -> dict[str, list[str]]:
-    """The markdown table's body rows by their first cell."""
-    lines = [line for line in stdout.splitlines() if line.startswith("| ")]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]  # after header and rule
-    return {cells[0]: cells for cells in rows}
+def _balance_rows(stdout: str) -> dict[str, dict[str, str]]:
+    """The balance table's rows by variant."""
+    (table,) = _tables(stdout)
+    return {row["variant"]: row for row in table}
 
 
 @pytest.mark.slow
 def test_balance_judges_each_variant_against_the_first():
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "benchmarks.balance", "--size", "128", "--target", "1,10",
-            "--variant", "short", "iterations=3",
-            "--variant", "long", "iterations=30", "style_strength=2",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    stdout = _run(
+        "benchmarks.balance", "--size", "128", "--target", "1,10",
+        "--variant", "short", "iterations=3",
+        "--variant", "long", "iterations=30", "style_strength=2",
         timeout=600,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    rows = _table_rows(result.stdout)
+    assert "Reference quality (balanced): texture ≤ 1 and content ≤ 10." in stdout
+    rows = _balance_rows(stdout)
     assert set(rows) == {"short", "long"}
     short, long = rows["short"], rows["long"]
-    assert (short[1], long[1]) == ("iterations=3", "iterations=30 style_strength=2")
-    assert (short[2], long[2]) == ("3", "30")
-    assert short[7] == "yes"  # the baseline is as good as itself
-    short_style, short_content, long_style, long_content = (float(v) for v in (short[5], short[6], long[5], long[6]))
-    assert long_style < short_style  # 30 iterations at a strong style weight moved the picture toward the style
-    assert long[7] == ("yes" if long_style <= short_style and long_content <= short_content else "no")
-    assert short[4].startswith("iteration ") and long[4].startswith("iteration ")  # a loose target is reached
+    assert (short["settings"], long["settings"]) == ("iterations=3", "iterations=30 style_strength=2")
+    assert (short["iterations"], long["iterations"]) == ("3", "30")
+    assert short["both ≤ first's"] == "yes"  # the baseline is as good as itself
+    assert float(long["final texture"]) < float(short["final texture"])  # a strong style weight moved it to the style
+    as_good = all(float(long[column]) <= float(short[column]) for column in ("final texture", "final content"))
+    assert long["both ≤ first's"] == ("yes" if as_good else "no")
+    for row in (short, long):
+        assert row["reference quality at"].startswith("iteration ")  # a loose target is reached
+        assert 0 <= float(row["structure"]) <= 1 and 0 <= float(row["worst region"]) <= 1
+
+
+@pytest.mark.slow
+def test_balance_runs_the_balanced_reference_without_a_target():
+    stdout = _run(
+        "benchmarks.balance", "--size", "128", "--evaluations", "4", "--variant", "only", "iterations=3", timeout=600
+    )
+    assert re.search(r"Reference quality \(balanced\): texture ≤ [\d.e-]+ and content ≤ [\d.e-]+\.", stdout)
+    assert set(_balance_rows(stdout)) == {"only"}
 
 
 @pytest.mark.parametrize(
@@ -86,4 +160,22 @@ def test_balance_refuses_a_bad_variant(variant, message, capsys):
 def test_balance_refuses_a_malformed_target(capsys):
     with pytest.raises(SystemExit):
         balance.parse_args(["--variant", "today", "--target", "0.02"])
-    assert "expected STYLE,CONTENT" in capsys.readouterr().err
+    assert "expected TEXTURE,CONTENT" in capsys.readouterr().err
+
+
+def test_balance_target_is_the_balanced_criterion():
+    args = balance.parse_args(["--variant", "today", "--target", "0.02,0.8"])
+    assert args.target == Target("balanced", "texture", 0.02, 0.8)
+
+
+@pytest.mark.parametrize(
+    ("flags", "kind"),
+    [
+        ({"avx2", "avx512f", "avx512_bf16"}, "AVX512-BF16/AMX"),
+        ({"avx2", "amx_bf16", "amx_tile"}, "AVX512-BF16/AMX"),
+        ({"sse4_2", "avx2", "fma"}, "AVX2 only"),
+        ({"neon"}, "Some ARM core"),
+    ],
+)
+def test_cpu_kind_names_the_bf16_class(flags, kind):
+    assert cpu_kind(flags, "Some ARM core") == kind
