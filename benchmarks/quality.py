@@ -40,9 +40,9 @@ LOCAL_PHOTOS = ROOT.parent / "shared" / "images"
 #: The app's default size on a CPU (webapp.options.CPU_DEFAULTS).
 DEFAULT_SIZE = 384
 #: The structure score under which a picture has lost its photo (set by looking at contact sheets: see README).
-STRUCTURE_FLOOR = 0.45
+STRUCTURE_FLOOR = 0.6
 #: The worst region's structure score under which part of the photo is lost (an object painted over it).
-WORST_REGION_FLOOR = 0.25
+WORST_REGION_FLOOR = 0.4
 
 
 @dataclass(frozen=True)

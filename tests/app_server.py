@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import av
 import pytest
 
 import app
@@ -50,6 +51,14 @@ def running_app(studio: Studio, *, queue_size: int, examples_cache: Path) -> Ite
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
+
+
+def decode_video(path: str) -> tuple[int, tuple[int, int]]:
+    """The frame count and (width, height) of an MP4 whose video is H.264 in yuv420p; fails on any other kind."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.format.name) == ("h264", "yuv420p")
+        return sum(1 for _ in container.decode(stream)), (stream.width, stream.height)
 
 
 def free_port() -> int:

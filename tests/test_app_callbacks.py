@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 
 import app
-from styletransfer import OutOfMemoryError, StyleConfig
-from tests.app_server import wait_until
+from styletransfer import OutOfMemoryError, Progress, StyleConfig
+from tests.app_server import decode_video, wait_until
 from webapp import layout, render
 from webapp.jobs import RunRecord, Studio
 from webapp.options import (
@@ -171,16 +171,17 @@ def test_bad_settings_are_a_clear_error(studio):
 
 
 def test_a_run_streams_previews_then_the_final_picture_with_its_downloads(studio):
-    before = studio.meter.iterations
+    before_iterations = studio.meter.iterations
     outputs = run_to_end(studio)
     first, *middle, last = outputs
     # The start clears the previous run's picture, curve and downloads.
-    assert first[0] is None and first[1] is None and first[3] is None and first[4] is None
+    assert first[0] is None and first[1] is None and first[3:] == (None, None, None)
     assert "Starting" in first[2]
     previews = [out[0] for out in middle if isinstance(out[0], Image.Image)]
     assert len(previews) == 4  # iterations 2, 4, 6 and 8 of 9
+    assert all(preview.size == (72, 48) for preview in previews)  # coarse ones scaled up to the output size
     assert all("Painting" in out[2] and "CPU" in out[2] for out in middle)
-    image, plot, status, png_path, gif_path = last
+    image, plot, status, png_path, video_path, (before, after) = last
     assert image.size == (72, 48)
     assert status.startswith("**Done**") and "72×48 px" in status and "9 iterations" in status
     assert isinstance(plot, pd.DataFrame) and len(plot) == 3 * 9
@@ -189,9 +190,9 @@ def test_a_run_streams_previews_then_the_final_picture_with_its_downloads(studio
         assert png.format == "PNG" and png.size == (72, 48)
         assert png.convert("RGB").tobytes() == image.tobytes()  # lossless
     assert Path(png_path).name == "coffee-stylized-72x48.png"
-    with Image.open(gif_path) as gif:
-        assert gif.format == "GIF" and gif.n_frames == 5  # four previews and the final picture
-    assert studio.meter.iterations - before == 9
+    assert decode_video(video_path) == (4 + render.HOLD_FRAMES, (72, 48))  # four previews, then the final one held
+    assert before.size == after.size == (72, 48) and after is image
+    assert studio.meter.iterations - before_iterations == 9
     assert studio.meter.running == 0
 
 
@@ -208,7 +209,7 @@ def test_closing_the_generator_stops_the_engine_at_once(studio):
 
 
 def test_a_time_limit_ends_the_job_with_a_full_size_picture_and_says_so(studio):
-    *_, (image, _, status, png_path, _) = run_to_end(studio, time_limit=0.001)
+    *_, (image, _, status, png_path, _, _) = run_to_end(studio, time_limit=0.001)
     assert image.size == (72, 48)  # the output size, though the job ended at the coarse scale
     assert "· 1 iteration." in status and "Stopped at the 0.001 s time limit" in status
     assert Path(png_path).exists()
@@ -238,12 +239,12 @@ def test_stop_keeps_the_latest_picture_and_offers_it(studio):
         image = next(job)[0]
         shown = image if isinstance(image, Image.Image) else None
     job.close()
-    status, png_path, gif_path = studio.stop(record)
+    status, png_path, video_path, (before, after) = studio.stop(record)
     assert status.startswith("**Stopped** at iteration 2/503") and "latest picture is kept" in status
     with Image.open(png_path) as png:
-        assert png.convert("RGB").tobytes() == shown.tobytes()
-    with Image.open(gif_path) as gif:
-        assert gif.n_frames == 1
+        assert render.at_size(png.convert("RGB"), shown.size).tobytes() == shown.tobytes()  # shown scaled up
+    assert decode_video(video_path) == (render.HOLD_FRAMES, (72, 48))  # the one preview, held
+    assert before.size == after.size == shown.size == (72, 48)
 
 
 def test_stop_ends_the_run_before_its_next_output_and_has_the_last_word(studio):
@@ -254,7 +255,7 @@ def test_stop_ends_the_run_before_its_next_output_and_has_the_last_word(studio):
         stopping = pool.submit(studio.stop, record)  # waits for the run to end, as the page does
         wait_until(lambda: record.stop_requested, "Stop to ask the run to end")
         assert list(job) == []  # one more iteration at most, and nothing shown from it
-        status, png_path, _ = stopping.result(timeout=60)
+        status, png_path, _, _ = stopping.result(timeout=60)
     assert status.startswith("**Stopped** at iteration") and studio.meter.running == 0
     assert png_path is None or Path(png_path).exists()
 
@@ -264,7 +265,7 @@ def test_stop_before_the_first_iteration_says_so(studio):
     job = studio.stylize(CONTENT, STYLE, None, record, **options())
     assert "Starting" in next(job)[2]
     job.close()
-    assert studio.stop(record) == ("**Stopped** before the first iteration.", None, None)
+    assert studio.stop(record) == ("**Stopped** before the first iteration.", None, None, None)
 
 
 def test_stop_changes_nothing_without_a_run_or_after_a_finished_one(studio):
@@ -275,8 +276,9 @@ def test_stop_changes_nothing_without_a_run_or_after_a_finished_one(studio):
 
 
 def test_an_example_runs_once_at_the_default_settings(studio):
-    image, _, status, png_path, _ = studio.run_example(str(EXAMPLES / "cat.jpg"), STYLE)
-    assert image.size == (72, 48) and status.startswith("**Done**") and Path(png_path).exists()
+    image, _, status, png_path, video_path, (before, _) = studio.run_example(str(EXAMPLES / "cat.jpg"), STYLE)
+    assert image.size == before.size == (72, 48) and status.startswith("**Done**") and Path(png_path).exists()
+    assert Path(video_path).suffix == ".mp4"
 
 
 def test_an_unknown_or_unavailable_backbone_is_a_clear_error(stylizer, tmp_path):
@@ -319,9 +321,38 @@ def test_evenly_keeps_the_ends():
     assert render.evenly([1, 2], 4) == [1, 2]
 
 
+def test_a_long_run_keeps_a_bounded_evenly_spaced_set_of_video_frames(monkeypatch):
+    monkeypatch.setattr(render, "VIDEO_PREVIEWS", 4)
+    record = RunRecord()
+    record.begin(None, Image.new("RGB", (8, 8)))
+    for shade in range(10):
+        preview = Image.new("RGB", (8, 8), (shade, 0, 0))
+        record.add(Progress(shade + 1, 10, 0, 1, (8, 8), {}, 0.0, 0.0, image=preview))
+    shades = [frame.getpixel((0, 0))[0] for frame in record.frames]
+    assert len(shades) <= 4 and shades[0] == 0 and shades[-1] == 9 and shades == sorted(shades), shades
+
+
+def test_the_video_is_even_sized_and_at_most_the_video_side():
+    assert render.video_size((64, 43)) == (64, 42)
+    assert render.video_size((4096, 2731)) == (render.VIDEO_SIDE, 682)
+
+
 def test_download_names_are_safe():
     assert render.file_stem("/tmp/x/My photo (1).JPG", (10, 20)) == "My-photo-1-stylized-10x20"
     assert render.file_stem(None, (10, 20)) == "picture-stylized-10x20"
+
+
+# The page
+
+
+def test_the_style_gallery_offers_paintings_and_each_click_gives_its_file():
+    chosen = [
+        layout.choose_style(gr.SelectData(None, {"index": index, "value": None}))
+        for index in range(len(layout.STYLE_GALLERY))
+    ]
+    assert all(Path(path).is_file() for path in chosen)
+    assert sum("/paintings/" in path for path in chosen) >= 6
+    assert all(style.startswith("paintings/") for _, style in layout.EXAMPLE_PAIRS)
 
 
 # Serving

@@ -12,8 +12,9 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError, Status
 from PIL import Image
 
-from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, running_app, wait_until
+from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, decode_video, running_app, wait_until
 from webapp.jobs import Studio
+from webapp.render import HOLD_FRAMES
 
 pytestmark = pytest.mark.slow
 
@@ -62,14 +63,19 @@ def test_a_job_streams_previews_before_the_final_picture(client, studio):
     *running, final = outputs
     previews = [picture(out) for out in running if picture(out)]
     assert len(set(previews)) >= 3, [out[2] for out in outputs]
-    image, _, status, png, animation = final
+    for preview in set(previews):  # coarse or not, each preview is shown at the final size
+        with Image.open(preview) as shown:
+            assert shown.size == (64, 43)
+    image, _, status, png, video, (photo_file, result_file) = final
     assert status.startswith("**Done**") and "64×43 px" in status and "30 iterations" in status
     with Image.open(image) as shown, Image.open(png) as download:
         assert shown.size == download.size == (64, 43)
         assert download.format == "PNG"
         assert download.convert("RGB").tobytes() == shown.convert("RGB").tobytes()
-    with Image.open(animation) as gif:
-        assert gif.format == "GIF" and gif.n_frames == 6  # five previews and the final picture
+    # Five previews, then the final picture held; at its size, rounded down to even sides for H.264 in yuv420p.
+    assert decode_video(video) == (5 + HOLD_FRAMES, (64, 42))
+    with Image.open(photo_file) as photo, Image.open(result_file) as result:
+        assert photo.size == result.size == (64, 43)
     assert studio.meter.iterations - before == 30
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.app_server import EXAMPLES, HANG_GUARD, TINY_DEFAULTS, bundled_studio, running_app, wait_until
 from webapp.jobs import Studio
+from webapp.layout import STYLE_GALLERY
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -37,6 +38,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = HANG_GUARD * 1000
+#: The progress video's metadata once the browser has loaded it (readyState 1 = HAVE_METADATA), else null.
+VIDEO_LOADED = """() => {
+    const video = document.querySelector('#progress-video video');
+    if (!video || video.readyState < 1 || !(video.duration > 0)) return null;
+    return {duration: video.duration, size: [video.videoWidth, video.videoHeight]};
+}"""
 #: Records every picture the result box shows (starting with the one it shows now) and every status line,
 #: in order, so that no quick change is missed.
 WATCH_PAGE = """() => {
@@ -135,7 +142,9 @@ def test_upload_stylize_watch_it_change_and_download(page, tmp_path):
     expect(status).to_contain_text(re.compile(r"CPU, (bf16|fp32); weights: original VGG19"))
     expect(status).to_contain_text("bundled with the app")
     expect(page.locator("#download")).to_contain_text("coffee-stylized-80x53")
-    expect(page.locator("#animation img")).to_have_attribute("src", re.compile(r"\.gif$"))
+    video = page.wait_for_function(VIDEO_LOADED).json_value()
+    assert video["duration"] > 0 and video["size"] == [80, 52], video  # 80×53 rounded down to even sides
+    expect(page.locator("#before-after img")).to_have_count(2)
     expect(page.locator("#loss-plot canvas, #loss-plot svg").first).to_be_visible()
     assert (tmp_path / "midrun.png").stat().st_size > 0 and (tmp_path / "final.png").stat().st_size > 0
 
@@ -201,3 +210,15 @@ def test_closing_the_tab_mid_run_stops_the_engine(page, studio):
     other.close()
     wait_until(lambda: studio.meter.running == 0, "the engine to stop after the tab closed", timeout=30)
     assert studio.meter.iterations - started < 500  # stopped long before the job's 1012 iterations
+
+
+def test_a_click_in_the_style_gallery_makes_that_painting_the_style(page, tmp_path):
+    gallery = page.locator("#style-gallery")
+    expect(gallery.locator("button.thumbnail-item")).to_have_count(len(STYLE_GALLERY))
+    name, caption = STYLE_GALLERY[2]
+    thumbnail = gallery.get_by_role("button", name=f"Thumbnail 3 of {len(STYLE_GALLERY)}")
+    expect(thumbnail).to_contain_text(caption)
+    thumbnail.click()
+    expect(page.locator("#style-image img")).to_have_attribute("src", re.compile(rf"{Path(name).name}$"))
+    page.screenshot(path=tmp_path / "gallery.png", full_page=True)
+    assert (tmp_path / "gallery.png").stat().st_size > 0

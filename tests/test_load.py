@@ -86,7 +86,7 @@ def visit(job: Job, index: int) -> str:
                 return "cancelled mid-run"
             time.sleep(0.02)
     try:
-        image, _, status, _, _ = job.result(timeout=HANG_GUARD)
+        image, _, status, *_ = job.result(timeout=HANG_GUARD)
     except QueueError as error:
         assert "Queue is full" in str(error)
         return "turned away (busy)"

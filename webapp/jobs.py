@@ -18,7 +18,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from styletransfer import BackboneWeights, OutOfMemoryError, Progress, StyleConfig, Stylizer, WeightsError
+from styletransfer import BackboneWeights, OutOfMemoryError, Progress, StyleConfig, Stylizer, WeightsError, load_image
 
 from . import render
 from .options import BACKBONES, Bounds, bounds_for, build_config, defaults_for, options_from_config
@@ -33,17 +33,22 @@ STOP_WAIT = 30.0
 #: A job waits at most this long (seconds) for a cancelled one to let go of the device.
 DEVICE_WAIT = 60.0
 
-Outputs = tuple[Any, Any, Any, Any, Any]
-"""What the Stylize callback yields: (picture, loss curve, status, PNG file, progress animation)."""
+Outputs = tuple[Any, Any, Any, Any, Any, Any]
+"""What the Stylize callback yields: (picture, loss curve, status, PNG file, progress video, before/after pair)."""
 KEEP: Any = object()
 """An output value meaning "leave what the page shows"."""
 
 
 def outputs(
-    image: Any = KEEP, plot: Any = KEEP, status: Any = KEEP, download: Any = KEEP, animation: Any = KEEP
+    image: Any = KEEP,
+    plot: Any = KEEP,
+    status: Any = KEEP,
+    download: Any = KEEP,
+    video: Any = KEEP,
+    comparison: Any = KEEP,
 ) -> Outputs:
     """The Stylize callback's outputs in page order; those left out keep what the page shows, ``None`` clears."""
-    values = (image, plot, status, download, animation)
+    values = (image, plot, status, download, video, comparison)
     return tuple(gr.skip() if value is KEEP else value for value in values)  # type: ignore[return-value]
 
 
@@ -66,21 +71,32 @@ class RunRecord:
     iteration: int = 0
     total: int = 0
     elapsed: float = 0.0
+    photo: Image.Image | None = None
+    """The content image at the output size: the "before" of the before/after view."""
     latest: Image.Image | None = None
     frames: list[Image.Image] = field(default_factory=list)
-    """Small copies of the previews, for the progress animation."""
+    """The previews at their own size (see :func:`~webapp.render.video_frame`), for the progress video; thinned out
+    evenly whenever there are more than :data:`~webapp.render.VIDEO_PREVIEWS`, and dropped once the video is made."""
 
-    def begin(self, name: str | None) -> None:
-        """Forget the previous run and start recording a new one."""
+    def begin(self, name: str | None, photo: Image.Image) -> None:
+        """Forget the previous run and start recording a new one, of ``photo`` (at the output size)."""
         self.started, self.running, self.stop_requested, self.finished, self.name = True, True, False, False, name
-        self.iteration, self.total, self.elapsed, self.latest, self.frames = 0, 0, 0.0, None, []
+        self.iteration, self.total, self.elapsed, self.photo, self.latest, self.frames = 0, 0, 0.0, photo, None, []
+
+    def video(self, files: render.OutputFiles, stem: str) -> str | None:
+        """Save the progress video at the photo's size (see :meth:`~webapp.render.OutputFiles.save_video`) and let
+        go of its frames."""
+        frames, self.frames = self.frames, []
+        return files.save_video(frames, self.photo.size, stem) if self.photo is not None else None
 
     def add(self, event: Progress) -> None:
         """Take in one engine event."""
         self.iteration, self.total, self.elapsed = event.iteration, event.total_iterations, event.elapsed
         if event.image is not None:
             self.latest = event.image
-            self.frames.append(render.animation_frame(event.image))
+            self.frames.append(render.video_frame(event.image))
+            if len(self.frames) > render.VIDEO_PREVIEWS:
+                self.frames = render.evenly(self.frames, render.VIDEO_PREVIEWS // 2)
         self.finished = event.final
 
 
@@ -203,21 +219,22 @@ class Studio:
         """Repaint ``content`` in the style of ``style`` (blended with ``second_style``, if given), live.
 
         ``options`` are the Advanced panel's values (see :data:`~webapp.options.OPTION_NAMES`).
-        Yields the page's outputs: a preview and the loss curve every ``preview_every``
-        iterations, the status line in between, and the final picture with its PNG
-        and progress animation at the end. Closing this generator stops the engine.
+        Yields the page's outputs: a preview (scaled to the output size) and the loss
+        curve every ``preview_every`` iterations, the status line in between, and the
+        final picture with its PNG, progress video and before/after pair at the end.
+        Closing this generator stops the engine.
         """
-        events, stylizer, config = self._start(content, style, second_style, options)
+        events, stylizer, config, photo = self._start(content, style, second_style, options)
         hardware = render.hardware_line(stylizer)
         if not self._device.acquire(timeout=DEVICE_WAIT):
             events.close()
             raise gr.Error("The previous job is still stopping; please try again in a moment.", title="Busy")
         record = record if record is not None else RunRecord()
-        record.begin(content)
+        record.begin(content, photo)
         curve = render.LossCurve(config.content_weight, config.style_weight)
         self.meter.begin()
         try:
-            yield outputs(image=None, plot=None, status=render.starting_status(hardware), download=None, animation=None)
+            yield outputs(None, None, render.starting_status(hardware), None, None, None)
             last_yield = time.monotonic()
             for event in events:
                 self.meter.iteration()
@@ -232,7 +249,7 @@ class Studio:
                     if event.image is None:
                         yield outputs(status=status)
                     else:
-                        yield outputs(image=event.image, plot=curve.frame(), status=status)
+                        yield outputs(image=render.at_size(event.image, photo.size), plot=curve.frame(), status=status)
                     last_yield = time.monotonic()
         except (ValueError, OutOfMemoryError) as error:  # settings or images the engine cannot use; too big
             raise gr.Error(str(error)) from None
@@ -242,8 +259,8 @@ class Studio:
             self.meter.end()
             self._device.release()
 
-    def stop(self, record: RunRecord) -> tuple[Any, Any, Any]:
-        """Stop the session's run, then show where it stopped and offer its latest picture and animation.
+    def stop(self, record: RunRecord) -> tuple[Any, Any, Any, Any]:
+        """Stop the session's run, then show where it stopped and offer its latest picture, video and before/after.
 
         The run's generator ends at its next event and yields nothing more, so that
         these outputs are the last word (Gradio's cancel, on the same click, closes
@@ -251,18 +268,23 @@ class Studio:
         when there was no run or the run had already finished.
         """
         if not record.started or record.finished:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         record.stop_requested = True
         deadline = time.monotonic() + STOP_WAIT
         while record.running and time.monotonic() < deadline:
             time.sleep(0.02)
         if record.finished:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         status = render.stopped_status(record.iteration, record.total, record.elapsed, record.latest is not None)
-        if record.latest is None:
-            return status, None, None
+        if record.latest is None or record.photo is None:
+            return status, None, None, None
         stem = render.file_stem(record.name, record.latest.size)
-        return status, self.files.save_png(record.latest, stem), self.files.save_animation(record.frames, stem)
+        return (
+            status,
+            self.files.save_png(record.latest, stem),
+            record.video(self.files, stem),
+            (record.photo, render.at_size(record.latest, record.photo.size)),
+        )
 
     def run_example(self, content: str, style: str) -> Outputs:
         """The final outputs for an example pair at the default settings; Gradio caches them after the first click.
@@ -270,13 +292,15 @@ class Studio:
         The loss curve is left empty: the page cannot draw a line plot read back from Gradio's example cache.
         """
         run = self.stylize(content, style, None, RunRecord(), **self.default_options())
-        image, _, status, download, animation = deque(run, maxlen=1).pop()
-        return image, None, f"{status}\n\n*An example, made with the default settings.*", download, animation
+        image, _, status, download, video, comparison = deque(run, maxlen=1).pop()
+        note = f"{status}\n\n*An example, made with the default settings.*"
+        return image, None, note, download, video, comparison
 
     def _start(
         self, content: str | None, style: str | None, second_style: str | None, options: dict[str, Any]
-    ) -> tuple[Iterator[Progress], Stylizer, StyleConfig]:
-        """Check the inputs and start the engine's generator; bad input raises ``gr.Error``."""
+    ) -> tuple[Iterator[Progress], Stylizer, StyleConfig, Image.Image]:
+        """Check the inputs, open the photo at the output size (the "before" picture) and start the engine's
+        generator; bad input raises ``gr.Error``."""
         if content is None:
             raise gr.Error("Please add a content image: the photo to repaint.", title="No content image")
         if style is None:
@@ -285,17 +309,19 @@ class Studio:
         try:
             config = build_config(options, second_style=second_style is not None, bounds=self.bounds)
             stylizer = self.backbone(options["backbone"])
-            return stylizer.stylize(content, styles, config), stylizer, config
+            photo = load_image(content, max_side=config.size, name="content image")
+            return stylizer.stylize(content, styles, config), stylizer, config, photo
         except ValueError as error:  # includes ImageError
             raise gr.Error(str(error), title="Cannot stylize") from None
 
     def _finished(self, event: Progress, record: RunRecord, curve: render.LossCurve, hardware: str) -> Outputs:
-        """The outputs for the final event: picture, curve, status, PNG and animation."""
+        """The outputs for the final event: picture, curve, status, PNG, progress video and before/after pair."""
         stem = render.file_stem(record.name, event.image.size)
         return outputs(
             image=event.image,
             plot=curve.frame(),
             status=render.done_status(event, hardware),
             download=self.files.save_png(event.image, stem),
-            animation=self.files.save_animation(record.frames, stem),
+            video=record.video(self.files, stem),
+            comparison=(record.photo, event.image),
         )

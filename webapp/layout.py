@@ -16,12 +16,25 @@ from .render import hardware_line
 from .widgets import naming_refusals, vetting_uploads
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-#: (content, style) pairs shown as clickable examples.
+#: The style gallery: public-domain paintings, then the generated styles, as (file under examples/, caption).
+STYLE_GALLERY = [
+    ("paintings/starry_night_van_gogh_1889.jpg", "Van Gogh, The Starry Night (1889)"),
+    ("paintings/great_wave_off_kanagawa_hokusai_1831.jpg", "Hokusai, The Great Wave off Kanagawa (c. 1831)"),
+    ("paintings/the_scream_munch_1893.jpg", "Munch, The Scream (1893)"),
+    ("paintings/composition_vii_kandinsky_1913.jpg", "Kandinsky, Composition VII (1913)"),
+    ("paintings/water_lilies_monet_1919.jpg", "Monet, Water Lilies (1919)"),
+    ("paintings/starry_night_over_the_rhone_van_gogh_1888.jpg", "Van Gogh, Starry Night Over the Rhône (1888)"),
+    ("paintings/wheat_field_with_cypresses_van_gogh_1889.jpg", "Van Gogh, Wheat Field with Cypresses (1889)"),
+    ("style_swirls.jpg", "Generated: swirls"),
+    ("style_mosaic.jpg", "Generated: mosaic"),
+    ("style_ink.jpg", "Generated: ink"),
+]
+#: (content, style) pairs shown as clickable examples: the example photos with real paintings.
 EXAMPLE_PAIRS = [
-    ("cat.jpg", "style_swirls.jpg"),
-    ("coffee.jpg", "style_mosaic.jpg"),
-    ("astronaut.jpg", "style_ink.jpg"),
-    ("rocket.jpg", "style_swirls.jpg"),
+    ("cat.jpg", "paintings/starry_night_van_gogh_1889.jpg"),
+    ("coffee.jpg", "paintings/great_wave_off_kanagawa_hokusai_1831.jpg"),
+    ("astronaut.jpg", "paintings/the_scream_munch_1893.jpg"),
+    ("rocket.jpg", "paintings/composition_vii_kandinsky_1913.jpg"),
 ]
 #: The Stylize event and the example runs share this queue: one stylization at a time on the device.
 DEVICE_QUEUE = "device"
@@ -43,7 +56,8 @@ LAUNCH_STYLE: dict[str, Any] = {"theme": THEME, "css": CSS}
 INTRO = """
 # Neural style transfer
 Repaint a photo in the style of a painting, live: the method of Gatys, Ecker and Bethge (2015).
-Drop a **photo** and a **painting** (or click an example), press **Stylize** and watch the picture change.
+Drop a **photo** and a **painting** (or pick one from the style gallery, or click an example), press **Stylize**
+and watch the picture change.
 Stop whenever you like, tweak the *Advanced* settings and run again.
 """
 
@@ -70,6 +84,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(min_width=320):
                 content, style, second_style, blend = _image_inputs()
+                gallery = style_gallery()
                 with gr.Row():
                     run_button = gr.Button("Stylize", variant="primary", elem_id="stylize", scale=2)
                     stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
@@ -101,6 +116,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
             concurrency_id=DEVICE_QUEUE,
             show_progress="minimal",
         )
+        gallery.select(choose_style, outputs=style, queue=False, api_visibility="private")
         stop_button.click(
             studio.stop, inputs=[record], outputs=results[2:], cancels=[run], queue=False, api_visibility="private"
         )
@@ -120,6 +136,26 @@ def _image_inputs() -> tuple[gr.Image, gr.Image, gr.Image, gr.Slider]:
             gr.Slider(0, 1, 0.5, step=0.05, label="Share of the second style", elem_id="blend"), "blend"
         )
     return content, style, second_style, blend
+
+
+def style_gallery() -> gr.Gallery:
+    """The paintings (and generated styles) of :data:`STYLE_GALLERY`, to pick a style image with one click."""
+    return gr.Gallery(
+        [(str(EXAMPLES / name), caption) for name, caption in STYLE_GALLERY],
+        label="Style gallery: click a painting to use it as the style",
+        columns=5,
+        height=240,
+        object_fit="cover",
+        allow_preview=False,
+        buttons=[],
+        interactive=False,
+        elem_id="style-gallery",
+    )
+
+
+def choose_style(selected: gr.SelectData) -> str:
+    """The style image for the gallery item the user clicked."""
+    return str(EXAMPLES / STYLE_GALLERY[selected.index][0])
 
 
 def _image_input(label: str, what: str, elem_id: str, *, webcam: bool = False, height: int = 260) -> gr.Image:
@@ -257,10 +293,21 @@ def _result_widgets(studio: Studio) -> list[gr.components.Component]:
         elem_id="loss-plot",
     )
     download = gr.File(label="Download: lossless PNG, full size", interactive=False, elem_id="download")
-    animation = gr.Image(
-        label="Progress animation (GIF)", type="filepath", interactive=False, height=300, elem_id="animation"
+    video = gr.Video(
+        label="Progress video (MP4): the previews, then the result",
+        interactive=False,
+        loop=True,
+        height=300,
+        elem_id="progress-video",
     )
-    return [image, plot, status, download, animation]
+    comparison = gr.ImageSlider(
+        label="Before / after: drag the handle",
+        type="pil",
+        interactive=False,
+        height=420,
+        elem_id="before-after",
+    )
+    return [image, plot, status, download, video, comparison]
 
 
 def defaults_note(device_type: str) -> str:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import av
 import pandas as pd
 from PIL import Image
 
@@ -18,12 +19,14 @@ from styletransfer import Progress, Stylizer
 SOURCE_LABELS = {"hub": "Hugging Face Hub", "bundled": "bundled with the app", "file": "local file"}
 #: Loss values are plotted on a log scale; this floor keeps a zero content loss (the first step) on the chart.
 LOSS_FLOOR = 1e-4
-#: Long side of the progress animation's frames, in pixels.
-ANIMATION_SIDE = 384
-#: At most this many frames in the animation; longer runs are sampled evenly.
-ANIMATION_FRAMES = 48
-FRAME_MS = 120
-LAST_FRAME_MS = 2500
+#: Longest side of the progress video, in pixels: bigger results give a video scaled down to this.
+VIDEO_SIDE = 1024
+#: Previews shown per second in the progress video.
+VIDEO_FPS = 8
+#: The video shows its last picture this many times over (one second's worth of frames).
+HOLD_FRAMES = VIDEO_FPS
+#: At most this many previews in the video (30 s at most); longer runs are sampled evenly.
+VIDEO_PREVIEWS = 240
 
 
 def clock(seconds: float) -> str:
@@ -97,11 +100,38 @@ class LossCurve:
         return frame
 
 
-def animation_frame(image: Image.Image) -> Image.Image:
-    """A preview shrunk for the progress animation (kept small: one is stored per preview)."""
+def video_frame(image: Image.Image) -> Image.Image:
+    """A preview as kept for the progress video: at its own size, shrunk to :data:`VIDEO_SIDE` when larger."""
     frame = image.copy()
-    frame.thumbnail((ANIMATION_SIDE, ANIMATION_SIDE), Image.Resampling.LANCZOS)
+    frame.thumbnail((VIDEO_SIDE, VIDEO_SIDE), Image.Resampling.LANCZOS)
     return frame
+
+
+def at_size(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` scaled to ``size`` (a coarse preview to the final picture's size), or itself when it has it."""
+    return image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
+
+
+def video_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The progress video's (width, height) for a picture of ``size``: at most :data:`VIDEO_SIDE` on the long side,
+    and even (H.264 in yuv420p needs it), rounding down."""
+    scale = min(1.0, VIDEO_SIDE / max(size))
+    return tuple(max(2, int(side * scale) // 2 * 2) for side in size)  # type: ignore[return-value]
+
+
+def write_video(frames: Sequence[Image.Image], size: tuple[int, int], path: Path) -> None:
+    """Encode ``frames``, each scaled to ``size``, as an H.264 MP4 at :data:`VIDEO_FPS`, the last one held
+    for :data:`HOLD_FRAMES` frames. ``size`` must be even (see :func:`video_size`)."""
+    pictures = [at_size(frame.convert("RGB"), size) for frame in frames]
+    pictures += [pictures[-1]] * (HOLD_FRAMES - 1)
+    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=VIDEO_FPS, options={"crf": "20", "preset": "fast"})
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for picture in pictures:
+            frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
 
 
 def evenly(items: Sequence, count: int) -> list:
@@ -129,16 +159,13 @@ class OutputFiles:
         image.save(path, format="PNG")
         return str(path)
 
-    def save_animation(self, frames: Sequence[Image.Image], stem: str) -> str | None:
-        """Save ``frames`` as a looping GIF (the last frame held) and return its path; ``None`` without frames."""
+    def save_video(self, frames: Sequence[Image.Image], size: tuple[int, int], stem: str) -> str | None:
+        """Save the previews ``frames`` as the progress video for a picture of ``size`` (see :func:`write_video`)
+        and return its path; ``None`` without frames."""
         if not frames:
             return None
-        frames = evenly(frames, ANIMATION_FRAMES)
-        size = frames[-1].size
-        frames = [frame.resize(size, Image.Resampling.LANCZOS) if frame.size != size else frame for frame in frames]
-        path = self._new_folder() / f"{stem}-progress.gif"
-        durations = [FRAME_MS] * (len(frames) - 1) + [LAST_FRAME_MS]
-        frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+        path = self._new_folder() / f"{stem}-progress.mp4"
+        write_video(frames, video_size(size), path)
         return str(path)
 
     def _new_folder(self) -> Path:
