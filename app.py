@@ -23,6 +23,7 @@ with contextlib.suppress(ImportError):  # On a ZeroGPU Space, `spaces` must come
 
 import gradio as gr
 
+from webapp.fitting import target_seconds
 from webapp.jobs import Studio
 from webapp.layout import LAUNCH_STYLE, build_demo
 
@@ -78,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     studio = Studio.from_environment()
     logger.info("Backbone ready: %s", studio.stylizer.description)
     studio.warm_up()
+    fitted = studio.fit_defaults(target_seconds())
+    logger.info("Default job: %s px, about %.0f s here", fitted.config.size, fitted.predicted_seconds)
     launch(build_demo(studio), **server)
 
 

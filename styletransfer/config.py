@@ -11,10 +11,12 @@ ColorMode = Literal["none", "luminance", "histogram"]
 Init = Literal["content", "noise", "style"]
 Pooling = Literal["max", "avg"]
 StyleLossKind = Literal["gram", "wasserstein"]
-CoarseStyle = Literal["scaled", "full"]
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: How much less each style layer counts than the one before it, by default: deep layers see whole objects of the
+#: painting at the working sizes, and weighing them as much as the shallow ones copies those objects into the photo.
+STYLE_LAYER_FALL = 4.0
 #: The smallest side, in pixels, that the deepest style layer (after four poolings) can use.
 MIN_SIDE = 32
 
@@ -24,7 +26,6 @@ _CHOICES = {
     "init": ("content", "noise", "style"),
     "pooling": ("max", "avg"),
     "style_loss": ("gram", "wasserstein"),
-    "coarse_style": ("scaled", "full"),
 }
 
 
@@ -49,8 +50,8 @@ class StyleConfig:
     optimizer: Optimizer = "lbfgs"
     learning_rate: float = 0.02
     """Adam's step size in the [0, 1] pixel range (L-BFGS ignores it)."""
-    style_strength: float = 1.5
-    """log10 of the style weight: 1.5 means style losses count about 32× one unit of content loss."""
+    style_strength: float = 2.0
+    """log10 of the style weight: 2 means style losses count 100× one unit of content loss."""
     content_weight: float = 1.0
     tv_weight: float = 5.0
     """Weight of the total-variation smoothness term."""
@@ -72,13 +73,10 @@ class StyleConfig:
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None
-    """Relative weight of each style layer, in ``style_layers`` order; ``None`` weighs them equally."""
+    """Relative weight of each style layer, in ``style_layers`` order; ``None``: each counts
+    :data:`STYLE_LAYER_FALL` times less than the one before (256:64:16:4:1 for the five default layers)."""
     style_loss: StyleLossKind = "gram"
     """What a style layer matches: its Gram matrix, or its mean and covariance (2-Wasserstein)."""
-    coarse_style: CoarseStyle = "scaled"
-    """The style image at coarser scales: resized with the output ("scaled") or kept at the final scale's size."""
-    coarse_content_weight: float | None = None
-    """The content weight at the scales below the output size (``None``: ``content_weight``)."""
 
     def __post_init__(self) -> None:
         for name, options in _CHOICES.items():
@@ -105,8 +103,6 @@ class StyleConfig:
             if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
                 raise ValueError("style_weights must be non-negative numbers with a positive sum.")
             object.__setattr__(self, "style_weights", weights)
-        if self.coarse_content_weight is not None:
-            _check_float("coarse_content_weight", self.coarse_content_weight, 0.0, 1e6)
         if self.style_layer_weights is not None:
             layer_weights = tuple(float(w) for w in self.style_layer_weights)
             if len(layer_weights) != len(self.style_layers):
@@ -119,6 +115,13 @@ class StyleConfig:
             object.__setattr__(self, "style_layer_weights", layer_weights)
         if not self.content_layers or not self.style_layers:
             raise ValueError("content_layers and style_layers must each name at least one layer.")
+
+    @property
+    def layer_weights(self) -> dict[str, float]:
+        """Each style layer's relative weight, as set or by default (see ``style_layer_weights``)."""
+        count = len(self.style_layers)
+        weights = self.style_layer_weights or tuple(STYLE_LAYER_FALL ** (count - 1 - i) for i in range(count))
+        return dict(zip(self.style_layers, weights, strict=True))
 
     @property
     def style_weight(self) -> float:

@@ -178,14 +178,13 @@ class Stylizer:
         image: Tensor | None = None
         done = 0
         for scale, ((width, height), steps) in enumerate(plan):
-            coarse = scale < len(plan) - 1
             content = images.to_tensor(content_image.resize((width, height), Image.Resampling.LANCZOS), self.device)
-            style_size = plan[-1][0] if coarse and config.coarse_style == "full" else (width, height)
             styles = [
-                images.to_tensor(_resize_style(s, style_size, config.style_scale), self.device) for s in style_images
+                images.to_tensor(_resize_style(s, (width, height), config.style_scale), self.device)
+                for s in style_images
             ]
             target_content, styles = _color_inputs(content, styles, config.preserve_color)
-            objective = self._objective(net, target_content, styles, blend, config, coarse=coarse)
+            objective = self._objective(net, target_content, styles, blend, config)
             image = _initial_image(image, target_content, styles[0], config.init, generator)
             image.requires_grad_(True)
             step = _make_step(image, objective, net, config, self._autocast)
@@ -234,14 +233,7 @@ class Stylizer:
 
     @torch.no_grad()
     def _objective(
-        self,
-        net: VGG19Features,
-        content: Tensor,
-        styles: list[Tensor],
-        blend: list[float],
-        config: StyleConfig,
-        *,
-        coarse: bool,
+        self, net: VGG19Features, content: Tensor, styles: list[Tensor], blend: list[float], config: StyleConfig
     ) -> Objective:
         with self._autocast():
             content_features = net(content)
@@ -252,18 +244,14 @@ class Stylizer:
                 for name in config.style_layers:
                     statistics = style_statistics(features[name], config.style_loss)
                     style_targets[name] = style_targets[name] + weight * statistics
-        content_weight = config.content_weight
-        if coarse and config.coarse_content_weight is not None:
-            content_weight = config.coarse_content_weight
-        layer_weights = config.style_layer_weights
         return Objective(
             content_targets,
             style_targets,
-            content_weight,
+            config.content_weight,
             config.style_weight,
             config.tv_weight,
             style_loss=config.style_loss,
-            style_layer_weights=dict(zip(config.style_layers, layer_weights, strict=True)) if layer_weights else None,
+            style_layer_weights=config.layer_weights,
         )
 
 

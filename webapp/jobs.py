@@ -21,6 +21,7 @@ from PIL import Image
 from styletransfer import BackboneWeights, OutOfMemoryError, Progress, StyleConfig, Stylizer, WeightsError, load_image
 
 from . import render
+from .fitting import FittedDefaults, fit_defaults, measure_speed
 from .options import BACKBONES, Bounds, bounds_for, build_config, defaults_for, options_from_config
 
 #: Picks the default backbone's weights: ``auto`` (the Hub, else the bundled ones), ``hub``, ``bundled`` or a path.
@@ -155,6 +156,8 @@ class Studio:
         self.default_backbone = backbone_of(stylizer.weights)
         self.sources = {"original": "bundled", "torchvision": torchvision_source}
         self.defaults = defaults or defaults_for(stylizer.device)
+        self.fitted: FittedDefaults | None = None
+        """What :meth:`fit_defaults` chose, once it has run."""
         self.bounds = bounds or bounds_for(stylizer.device)
         self.files = files or render.OutputFiles()
         self.meter = WorkMeter()
@@ -192,6 +195,13 @@ class Studio:
         config = self.defaults.updated(size=64, scales=1, iterations=2, preview_every=0)
         for _ in self.stylizer.stylize(image, image, config):
             pass
+
+    def fit_defaults(self, target: float) -> FittedDefaults:
+        """Time this device and make the page's defaults a job of about ``target`` seconds (see
+        :mod:`webapp.fitting`); run it after :meth:`warm_up`."""
+        self.fitted = fit_defaults(self.defaults, measure_speed(self.stylizer, self.defaults), target)
+        self.defaults = self.fitted.config
+        return self.fitted
 
     def backbone(self, name: str) -> Stylizer:
         """The stylizer for backbone ``name``, loading its weights on first use."""

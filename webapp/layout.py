@@ -10,6 +10,7 @@ import gradio as gr
 
 from styletransfer import StyleConfig
 
+from .fitting import FittedDefaults
 from .jobs import RunRecord, Studio
 from .options import BACKBONES, CPU_DEFAULTS, GPU_DEFAULTS
 from .render import hardware_line
@@ -170,7 +171,7 @@ def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
     """The Advanced panel, one widget per option name in :data:`~webapp.options.OPTION_NAMES` (but ``blend``)."""
     value = studio.default_options()
     bounds = studio.bounds
-    gr.Markdown(defaults_note(studio.stylizer.device.type))
+    gr.Markdown(defaults_note(studio.stylizer.device.type, studio.fitted))
     with gr.Row():
         size = _int_slider("Output size (long side, px)", 64, bounds.max_size, 16, value["size"], "size")
         iterations = _int_slider(
@@ -310,12 +311,25 @@ def _result_widgets(studio: Studio) -> list[gr.components.Component]:
     return [image, plot, status, download, video, comparison]
 
 
-def defaults_note(device_type: str) -> str:
-    """A line that says what the defaults are tuned for, and what they would be on the other kind of hardware."""
+def defaults_note(device_type: str, fitted: FittedDefaults | None = None) -> str:
+    """A line that says what the defaults are tuned for: the size chosen for this device when ``fitted``, else the
+    fixed defaults of both kinds of hardware."""
 
     def describe(config: StyleConfig) -> str:
         total = config.iterations + config.coarse_iterations * (config.scales - 1)
         return f"{config.size} px, {config.scales} scales, {total} iterations"
+
+    if fitted is not None:
+        kind = "CPU" if device_type == "cpu" else "GPU"
+        verdict = (
+            f"fits about {fitted.target_seconds:.0f} s on this {kind}"
+            if fitted.fits
+            else f"the smallest size that still makes a good picture; longer than {fitted.target_seconds:.0f} s here"
+        )
+        return (
+            f"Defaults chosen for this **{kind}** at start-up: {describe(fitted.config)}, about "
+            f"{fitted.predicted_seconds:.0f} s for a 4:3 photo ({verdict}). Change the size in Advanced."
+        )
 
     if device_type == "cpu":
         return (

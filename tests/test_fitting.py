@@ -1,0 +1,58 @@
+"""Default settings fitted to the device: the size chosen for a target time, and how the page says so."""
+
+from __future__ import annotations
+
+import pytest
+
+from styletransfer import StyleConfig
+from styletransfer.engine import scale_plan
+from webapp import layout
+from webapp.fitting import SMALLEST_GOOD_SIZE, Speed, fit_defaults, measure_speed, target_seconds
+
+BASE = StyleConfig(size=384, preview_every=5)
+
+
+def test_a_job_costs_each_scales_iterations_at_that_scales_size():
+    speed = Speed(fixed_seconds=0.1, seconds_per_megapixel=10.0)
+    plan = [((100, 100), 2), ((200, 100), 3)]
+    assert speed.job_seconds(plan) == pytest.approx(2 * (0.1 + 0.1) + 3 * (0.1 + 0.2))
+
+
+@pytest.mark.parametrize(
+    ("seconds_per_megapixel", "size"),
+    [(1.0, 512), (6.0, 384), (9.0, 320), (200.0, SMALLEST_GOOD_SIZE)],
+)
+def test_the_largest_size_that_fits_the_target_is_chosen(seconds_per_megapixel, size):
+    speed = Speed(fixed_seconds=0.0, seconds_per_megapixel=seconds_per_megapixel)
+    fitted = fit_defaults(BASE, speed, target=60)
+    assert fitted.config.size == size
+    assert fitted.config.updated(size=BASE.size) == BASE  # nothing but the size changes
+    bigger = [s for s in (512, 448, 384, 320, 256) if s > size]
+    for other in bigger:  # every larger size would have been over the target
+        assert speed.job_seconds(scale_plan((4000, 3000), BASE.updated(size=other))) > 60
+    assert fitted.fits == (fitted.predicted_seconds <= 60)
+
+
+def test_a_slow_device_keeps_the_smallest_good_size_and_says_it_is_over():
+    fitted = fit_defaults(BASE, Speed(fixed_seconds=5.0, seconds_per_megapixel=100.0), target=60)
+    assert fitted.config.size == SMALLEST_GOOD_SIZE and not fitted.fits
+    note = layout.defaults_note("cpu", fitted)
+    assert "smallest size that still makes a good picture" in note and "longer than 60 s" in note
+
+
+def test_the_page_says_what_was_chosen_and_why():
+    fitted = fit_defaults(BASE, Speed(fixed_seconds=0.05, seconds_per_megapixel=9.0), target=60)
+    note = layout.defaults_note("cpu", fitted)
+    assert f"{fitted.config.size} px" in note and "fits about 60 s on this CPU" in note
+    assert f"about {fitted.predicted_seconds:.0f} s" in note
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90.0), ("", 60.0), ("soon", 60.0), ("-5", 60.0), ("0", 60.0)])
+def test_the_target_comes_from_the_environment_when_it_is_a_positive_number(text, seconds):
+    assert target_seconds({"STYLETRANSFER_TARGET_SECONDS": text}) == seconds
+
+
+def test_measuring_the_real_device_gives_costs_that_grow_with_size(stylizer):
+    speed = measure_speed(stylizer, BASE)
+    assert speed.seconds_per_megapixel > 0 and speed.fixed_seconds >= 0
+    assert speed.iteration_seconds((512, 384)) > speed.iteration_seconds((128, 96))

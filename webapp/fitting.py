@@ -1,0 +1,105 @@
+"""Default settings that fit the machine: measure the device once, then choose the size of the default job.
+
+On two AVX2-only CPU cores (fp32) an iteration at 384 px costs about three
+times what it costs with AVX512-BF16/AMX (bf16), so one fixed default cannot be
+"about a minute" on both. At start-up :func:`measure_speed` times a few
+iterations at two sizes and fits seconds per iteration as a fixed cost plus a
+cost per megapixel; :func:`fit_defaults` then picks the largest output size
+whose whole default job (every scale's iterations) is predicted to fit the
+target time, but never less than :data:`SMALLEST_GOOD_SIZE`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from PIL import Image
+
+from styletransfer import StyleConfig, Stylizer
+from styletransfer.engine import Plan, scale_plan
+
+#: The environment variable that sets how long the default job should take, in seconds.
+TARGET_SECONDS_ENV = "STYLETRANSFER_TARGET_SECONDS"
+TARGET_SECONDS = 60.0
+#: Below this long side the pictures lose too much: brush strokes are a few pixels wide and faces lose their
+#: features (seen on the quality suite's contact sheets at 128 and 256 px).
+SMALLEST_GOOD_SIZE = 256
+#: The sizes the default may take, largest first; the largest is the engine's own default.
+CANDIDATE_SIZES = (512, 448, 384, 320, 256)
+#: The aspect ratio assumed for the photo a visitor will bring (most photos are 4:3).
+TYPICAL_ASPECT = (4, 3)
+#: The two sizes the device is timed at, and the iterations timed at each (after one untimed).
+PROBE_SIZES = ((128, 96), (256, 192))
+PROBE_ITERATIONS = 3
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How long one optimiser iteration takes on this device: a fixed cost plus a cost per megapixel."""
+
+    fixed_seconds: float
+    seconds_per_megapixel: float
+
+    def iteration_seconds(self, size: tuple[int, int]) -> float:
+        """The predicted seconds of one iteration at ``size`` (width, height)."""
+        width, height = size
+        return self.fixed_seconds + self.seconds_per_megapixel * width * height / 1e6
+
+    def job_seconds(self, plan: Plan) -> float:
+        """The predicted seconds of a whole job."""
+        return sum(steps * self.iteration_seconds(size) for size, steps in plan)
+
+
+def measure_speed(stylizer: Stylizer, config: StyleConfig) -> Speed:
+    """Time a few iterations of ``config``'s kind at the two :data:`PROBE_SIZES` and fit a :class:`Speed`."""
+    seconds = [_seconds_per_iteration(stylizer, config, size) for size in PROBE_SIZES]
+    (small, large), (t_small, t_large) = [w * h / 1e6 for w, h in PROBE_SIZES], seconds
+    per_megapixel = max((t_large - t_small) / (large - small), 1e-9)
+    return Speed(fixed_seconds=max(t_small - per_megapixel * small, 0.0), seconds_per_megapixel=per_megapixel)
+
+
+def _seconds_per_iteration(stylizer: Stylizer, config: StyleConfig, size: tuple[int, int]) -> float:
+    image = Image.linear_gradient("L").convert("RGB").resize(size)
+    probe = config.updated(size=max(size), scales=1, iterations=PROBE_ITERATIONS + 1, preview_every=0)
+    times = []
+    for event in stylizer.stylize(image, image, probe):
+        times.append(event.elapsed)
+    return (times[-1] - times[0]) / PROBE_ITERATIONS
+
+
+def target_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """The default job's target time: :data:`TARGET_SECONDS_ENV` when it holds a positive number, else 60."""
+    text = environ.get(TARGET_SECONDS_ENV, "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return TARGET_SECONDS
+    return value if value > 0 else TARGET_SECONDS
+
+
+@dataclass(frozen=True)
+class FittedDefaults:
+    """The default settings chosen for this device, and what the job is predicted to take."""
+
+    config: StyleConfig
+    predicted_seconds: float
+    target_seconds: float
+
+    @property
+    def fits(self) -> bool:
+        """Whether the default job is predicted to fit the target (it may not, at the smallest good size)."""
+        return self.predicted_seconds <= self.target_seconds
+
+
+def fit_defaults(base: StyleConfig, speed: Speed, target: float) -> FittedDefaults:
+    """``base`` at the largest of :data:`CANDIDATE_SIZES` whose job on a 4:3 photo fits ``target`` seconds,
+    or at :data:`SMALLEST_GOOD_SIZE` when none does."""
+    typical = (TYPICAL_ASPECT[0] * 1000, TYPICAL_ASPECT[1] * 1000)
+    for size in CANDIDATE_SIZES:
+        config = base.updated(size=size)
+        fitted = FittedDefaults(config, speed.job_seconds(scale_plan(typical, config)), target)
+        if fitted.fits:
+            return fitted
+    return fitted  # the smallest good size, even though it does not fit
