@@ -37,7 +37,7 @@ from styletransfer.features import VGG19Features
 from styletransfer.losses import gram_matrix, relative_distance
 from styletransfer.weights import BackboneWeights, load_bundled_weights
 
-from .structure import structure_score
+from .structure import PhotoLayout
 
 #: The paper's layers, fixed here so that the judge does not move with the engine's defaults.
 CONTENT_LAYER = "relu4_2"
@@ -134,7 +134,7 @@ class Judge:
         self.size = size
         self.device = next(network.parameters()).device
         content, style = judge_inputs(content, style, size)
-        self.photo = content
+        self.layout = PhotoLayout(network, content, size)
         with torch.no_grad():
             self.content_target = network(self._tensor(content))[CONTENT_LAYER]
             style_features = network(self._tensor(style))
@@ -154,7 +154,7 @@ class Judge:
             name: relative_distance(gram_matrix(features[name]), target).item()
             for name, target in self.style_targets.items()
         }
-        structure = structure_score(self.network, output, self.photo)
+        structure = self.layout.score(output)
         return Distances(
             style=sum(layers.values()) / len(layers),
             content=relative_distance(features[CONTENT_LAYER], self.content_target).item(),

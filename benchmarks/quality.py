@@ -84,6 +84,8 @@ class PairResult:
     """One pair's picture and verdict."""
 
     pair: SuitePair
+    photo: Image.Image
+    painting: Image.Image
     picture: Image.Image
     distances: Distances
     seconds: float
@@ -134,7 +136,7 @@ def run_pair(stylizer: Stylizer, network, pair: SuitePair, config: StyleConfig) 
     started = time.perf_counter()
     picture = stylizer.stylize_image(photo, painting, config)
     seconds = time.perf_counter() - started
-    return PairResult(pair, picture, Judge(network, photo, painting, size)(picture), seconds)
+    return PairResult(pair, photo, painting, picture, Judge(network, photo, painting, size)(picture), seconds)
 
 
 def quality_table(results: list[PairResult]) -> str:
@@ -188,9 +190,7 @@ def contact_sheet(results: list[PairResult], cell: tuple[int, int] = (288, 216))
             f"texture {d.texture:.3f}   content {d.content:.2f}"
         )
         draw.text((gap, top + 3), label, fill="black", font=font)
-        photo = load_image(result.pair.photo)
-        painting = load_image(result.pair.painting)
-        for column, image in enumerate((photo, painting, result.picture)):
+        for column, image in enumerate((result.photo, result.painting, result.picture)):
             fitted = image.copy()
             fitted.thumbnail(cell, Image.Resampling.LANCZOS)
             left = gap + column * (cell[0] + gap) + (cell[0] - fitted.width) // 2

@@ -60,24 +60,39 @@ class Structure:
     """The lowest correlation over the regions of a 3×3 grid."""
 
 
-@torch.no_grad()
+class PhotoLayout:
+    """A photo's self-similarity at one picture size, computed once to score many pictures against it."""
+
+    def __init__(self, network: VGG19Features, photo: Image.Image, size: tuple[int, int]) -> None:
+        """``network`` must compute :data:`LAYER`; ``photo`` is resized to ``size`` (the pictures' width, height)."""
+        self.network = network
+        self.size = size
+        self.grid = _grid(size)
+        photo = photo.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+        self.similarity = _self_similarity(network, photo, self.grid)
+
+    def score(self, picture: Image.Image) -> Structure:
+        """How much of the photo's layout ``picture`` keeps; see the module's docstring."""
+        if picture.size != self.size:
+            raise ValueError(f"The layout was computed for {self.size}, not {picture.size}.")
+        ours = _self_similarity(self.network, picture.convert("RGB"), self.grid)
+        rows = _correlation(ours, self.similarity).view(self.grid)  # each cell's row of similarities
+        height, width = self.grid
+        regions = [
+            rows[r * height // REGIONS : (r + 1) * height // REGIONS, c * width // REGIONS : (c + 1) * width // REGIONS]
+            for r in range(REGIONS)
+            for c in range(REGIONS)
+        ]
+        return Structure(
+            structure=float(_correlation(ours.flatten(), self.similarity.flatten())),
+            worst_region=float(min(region.mean() for region in regions)),
+        )
+
+
 def structure_score(network: VGG19Features, picture: Image.Image, photo: Image.Image) -> Structure:
     """Compare ``picture`` with ``photo`` (resized to the picture's size) through ``network``, which must compute
     :data:`LAYER`; see the module's docstring."""
-    photo = photo.convert("RGB").resize(picture.size, Image.Resampling.LANCZOS)
-    grid = _grid(picture.size)
-    ours, theirs = (_self_similarity(network, image.convert("RGB"), grid) for image in (picture, photo))
-    rows = _correlation(ours, theirs).view(grid)  # each cell's row of similarities against the photo's
-    height, width = grid
-    regions = [
-        rows[r * height // REGIONS : (r + 1) * height // REGIONS, c * width // REGIONS : (c + 1) * width // REGIONS]
-        for r in range(REGIONS)
-        for c in range(REGIONS)
-    ]
-    return Structure(
-        structure=float(_correlation(ours.flatten(), theirs.flatten())),
-        worst_region=float(min(region.mean() for region in regions)),
-    )
+    return PhotoLayout(network, photo, picture.size).score(picture)
 
 
 def _grid(size: tuple[int, int]) -> tuple[int, int]:
@@ -86,6 +101,7 @@ def _grid(size: tuple[int, int]) -> tuple[int, int]:
     return max(rows, REGIONS), max(columns, REGIONS)
 
 
+@torch.no_grad()
 def _self_similarity(network: VGG19Features, image: Image.Image, grid: tuple[int, int]) -> Tensor:
     features = network(images.to_tensor(image, next(network.parameters()).device))[LAYER].float()
     cells = F.adaptive_avg_pool2d(features, grid).flatten(2)[0].T  # (cells, channels)
