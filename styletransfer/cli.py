@@ -6,66 +6,40 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from .config import StyleConfig
+from .config import SETTINGS, StyleConfig
 from .engine import Stylizer
 from .images import ImageError
+from .settings import Setting
 from .weights import WeightsError
 
-_DEFAULTS = StyleConfig()
+#: How each kind of setting is read from the command line (see :class:`~styletransfer.settings.Setting`).
+_ARGUMENT_SHAPES: dict[str, dict[str, Any]] = {
+    "whole": {"type": int},
+    "number": {"type": float},
+    "choice": {},
+    "numbers": {"type": float, "nargs": "+", "metavar": "W"},
+    "names": {"nargs": "+", "metavar": "LAYER"},
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; defaults come from :class:`StyleConfig`."""
+    """The argument parser: the images and files, then one flag per setting of :data:`SETTINGS`."""
     parser = argparse.ArgumentParser(
         prog="python -m styletransfer",
         description="Repaint a photo in the style of one or more paintings (Gatys et al.).",
     )
     parser.add_argument("content", help="the photo to repaint")
     parser.add_argument("styles", nargs="+", help="one or more style images")
-    parser.add_argument("-o", "--output", default="out.png", help="where to save the picture (default: out.png)")
-    parser.add_argument("-s", "--size", type=int, default=_DEFAULTS.size, help="long side of the output in pixels")
-    parser.add_argument("-i", "--iterations", type=int, default=_DEFAULTS.iterations, help="iterations at full size")
     parser.add_argument(
-        "--coarse-iterations", type=int, default=_DEFAULTS.coarse_iterations, help="iterations at each smaller scale"
+        "-o",
+        "--output",
+        default="out.png",
+        help="where to save the picture (default: out.png); previews go to OUT.preview.png",
     )
-    parser.add_argument(
-        "--scales", type=int, default=_DEFAULTS.scales, help="number of scales, coarse to fine (1: single scale)"
-    )
-    parser.add_argument("--min-size", type=int, default=_DEFAULTS.min_size, help="long side of the coarsest scale")
-    parser.add_argument(
-        "--style-strength", type=float, default=_DEFAULTS.style_strength, help="log10 of the style weight"
-    )
-    parser.add_argument("--content-weight", type=float, default=_DEFAULTS.content_weight)
-    parser.add_argument("--tv-weight", type=float, default=_DEFAULTS.tv_weight, help="smoothness")
-    parser.add_argument(
-        "--style-scale", type=float, default=_DEFAULTS.style_scale, help="style size relative to the output"
-    )
-    parser.add_argument("--style-weights", type=float, nargs="+", help="blend weights, one per style image")
-    parser.add_argument(
-        "--style-loss",
-        choices=("gram", "wasserstein"),
-        default=_DEFAULTS.style_loss,
-        help="match each layer's Gram matrix, or its mean and covariance",
-    )
-    parser.add_argument(
-        "--style-layer-weights",
-        type=float,
-        nargs="+",
-        default=_DEFAULTS.style_layer_weights,
-        metavar="W",
-        help="relative weight of relu1_1 … relu5_1 (five numbers)",
-    )
-    parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default=_DEFAULTS.optimizer)
-    parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate, help="Adam's step size")
-    parser.add_argument(
-        "--preserve-color", choices=("none", "luminance", "histogram"), default=_DEFAULTS.preserve_color
-    )
-    parser.add_argument("--init", choices=("content", "noise", "style"), default=_DEFAULTS.init)
-    parser.add_argument("--pooling", choices=("max", "avg"), default=_DEFAULTS.pooling)
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the fastest available)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     parser.add_argument(
@@ -73,17 +47,44 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto (Hub, else bundled), hub, bundled, or a path to a torchvision-layout .safetensors file",
     )
-    parser.add_argument(
-        "--preview-every", type=int, default=0, metavar="N", help="also save a preview every N iterations"
-    )
+    settings = parser.add_argument_group("settings", "the stylization's settings (see StyleConfig)")
+    for described in SETTINGS.values():
+        flags = [described.short_flag, described.flag] if described.short_flag else [described.flag]
+        settings.add_argument(
+            *flags,
+            dest=described.name,
+            default=described.default,
+            choices=described.values or None,
+            help=f"{described.help} ({_range_of(described)}default: {_shown(described.default)})",
+            **_ARGUMENT_SHAPES[described.kind],
+        )
     return parser
+
+
+def config_from_args(args: argparse.Namespace) -> StyleConfig:
+    """The :class:`StyleConfig` that parsed arguments stand for; ``ValueError`` for values out of range."""
+    return StyleConfig(**{name: getattr(args, name) for name in SETTINGS})
+
+
+def _range_of(described: Setting) -> str:
+    if described.low is None:
+        return ""
+    if described.kind == "whole":
+        return f"{described.low} to {described.high}; "
+    return f"{described.low:g} to {described.high:g}; "
+
+
+def _shown(default: Any) -> str:
+    if default is None:
+        return "none"
+    return " ".join(map(str, default)) if isinstance(default, tuple) else str(default)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        config = _config_from(args)
+        config = config_from_args(args)
         stylizer = Stylizer(args.weights, device=args.device, precision=args.precision)
         events = stylizer.stylize(args.content, args.styles, config)
         output = Path(args.output)
@@ -95,30 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def _config_from(args: argparse.Namespace) -> StyleConfig:
-    return StyleConfig(
-        size=args.size,
-        iterations=args.iterations,
-        coarse_iterations=args.coarse_iterations,
-        scales=args.scales,
-        min_size=args.min_size,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        style_strength=args.style_strength,
-        content_weight=args.content_weight,
-        tv_weight=args.tv_weight,
-        style_scale=args.style_scale,
-        style_weights=tuple(args.style_weights) if args.style_weights else None,
-        style_loss=args.style_loss,
-        style_layer_weights=tuple(args.style_layer_weights) if args.style_layer_weights else None,
-        preserve_color=args.preserve_color,
-        init=args.init,
-        pooling=args.pooling,
-        seed=args.seed,
-        preview_every=args.preview_every,
-    )
 
 
 def _run_with_progress_bar(events, output: Path, description: str) -> None:

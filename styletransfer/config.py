@@ -1,16 +1,11 @@
-"""The settings of one stylization, validated when they are made."""
+"""The settings of one stylization, described once (see :mod:`styletransfer.settings`) and validated when made."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any
 
-Optimizer = Literal["lbfgs", "adam"]
-ColorMode = Literal["none", "luminance", "histogram"]
-Init = Literal["content", "noise", "style"]
-Pooling = Literal["max", "avg"]
-StyleLossKind = Literal["gram", "wasserstein"]
+from .settings import Setting, setting, settings_of
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -20,101 +15,128 @@ STYLE_LAYER_FALL = 4.0
 #: The smallest side, in pixels, that the deepest style layer (after four poolings) can use.
 MIN_SIDE = 32
 
-_CHOICES = {
-    "optimizer": ("lbfgs", "adam"),
-    "preserve_color": ("none", "luminance", "histogram"),
-    "init": ("content", "noise", "style"),
-    "pooling": ("max", "avg"),
-    "style_loss": ("gram", "wasserstein"),
-}
-
 
 @dataclass(frozen=True)
 class StyleConfig:
     """Settings of one stylization. Every field has a default that gives a good picture.
 
+    Each field is described once, with :func:`~styletransfer.settings.setting`: its
+    range or choices, its help, and where the page shows it. The checks here, the
+    command line's flags and the page's widgets are all made from that description
+    (see :data:`SETTINGS`).
+
     The loss weights multiply *relative* losses (see :mod:`styletransfer.losses`),
     so they mean the same on every backbone and at every size.
     """
 
-    size: int = 512
-    """Long side of the output in pixels; never more than the content image's own."""
-    iterations: int = 60
-    """Optimiser iterations at the full output size. Coarser scales run ``coarse_iterations``."""
-    coarse_iterations: int = 40
-    """Iterations at each scale below the output size."""
-    scales: int = 3
-    """Number of scales, coarse to fine; 1 optimises at the output size only."""
-    min_size: int = 128
-    """Long side of the coarsest scale."""
-    optimizer: Optimizer = "lbfgs"
-    learning_rate: float = 0.02
-    """Adam's step size in the [0, 1] pixel range (L-BFGS ignores it)."""
-    style_strength: float = 2.0
-    """log10 of the style weight: 2 means style losses count 100× one unit of content loss."""
-    content_weight: float = 1.0
-    tv_weight: float = 5.0
-    """Weight of the total-variation smoothness term."""
-    style_scale: float = 1.0
-    """Style image long side relative to the output's at each scale (bigger = larger brush strokes)."""
-    style_weights: tuple[float, ...] | None = None
-    """Blend weights, one per style image; ``None`` weighs them equally."""
-    preserve_color: ColorMode = "none"
-    init: Init = "content"
-    pooling: Pooling = "max"
-    seed: int = 0
-    preview_every: int = 10
-    """A preview image comes with every this-many iterations (0: only the final image)."""
-    time_limit: float | None = None
-    """Seconds after which the job ends with the picture it has (``None``: no limit)."""
-    work_limit: float | None = None
-    """The largest job accepted, in megapixel-iterations: each scale's pixel count times its iterations, summed,
-    in millions (``None``: no limit). A bigger job is refused before it starts."""
-    content_layers: tuple[str, ...] = CONTENT_LAYERS
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None
-    """Relative weight of each style layer, in ``style_layers`` order; ``None``: each counts
-    :data:`STYLE_LAYER_FALL` times less than the one before (256:64:16:4:1 for the five default layers)."""
-    style_loss: StyleLossKind = "gram"
-    """What a style layer matches: its Gram matrix, or its mean and covariance (2-Wasserstein)."""
+    size: int = setting(
+        512, "whole", "Output size (long side, px)", "long side of the output in pixels; never more than the photo's",
+        low=MIN_SIDE, high=16384, step=16, row=0, short_flag="-s",
+    )  # fmt: skip
+    iterations: int = setting(
+        60, "whole", "Iterations at full size", "optimiser iterations at the output size",
+        low=1, high=100_000, step=1, row=0, short_flag="-i",
+    )  # fmt: skip
+    coarse_iterations: int = setting(
+        40, "whole", "Iterations at each coarser scale", "optimiser iterations at each scale below the output size",
+        low=0, high=100_000, step=1, row=1,
+    )  # fmt: skip
+    scales: int = setting(
+        3, "whole", "Scales", "number of scales, coarse to fine (1: the output size only)",
+        low=1, high=6, step=1, row=1,
+    )  # fmt: skip
+    min_size: int = setting(
+        128, "whole", "Coarsest scale (long side, px)", "long side of the coarsest scale",
+        low=MIN_SIDE, high=16384, step=16, row=1,
+    )  # fmt: skip
+    optimizer: str = setting(
+        "lbfgs", "choice", "Optimiser", "L-BFGS (fewer, better steps) or Adam",
+        choices=(("lbfgs", "L-BFGS"), ("adam", "Adam")), row=3,
+    )  # fmt: skip
+    learning_rate: float = setting(
+        0.02, "number", "Adam step size", "Adam's step size in the [0, 1] pixel range (L-BFGS ignores it)",
+        low=0.001, high=1.0, step=0.001, row=3,
+    )  # fmt: skip
+    style_strength: float = setting(
+        2.0, "number", "Style strength (log₁₀ of the style weight)",
+        "log10 of the style weight: 2 means style counts 100× one unit of content",
+        low=-1.0, high=4.0, step=0.1, row=2,
+    )  # fmt: skip
+    content_weight: float = setting(
+        1.0, "number", "Content weight", "how much the photo's layout counts",
+        low=0.0, high=10.0, step=0.1, row=2,
+    )  # fmt: skip
+    tv_weight: float = setting(
+        5.0, "number", "Smoothness (TV weight)", "weight of the total-variation smoothness term",
+        low=0.0, high=100.0, step=0.5, row=2,
+    )  # fmt: skip
+    style_scale: float = setting(
+        1.0, "number", "Style scale (brush size)",
+        "style image's long side relative to the output's at each scale (bigger: larger brush strokes)",
+        low=0.25, high=4.0, step=0.05, row=2,
+    )  # fmt: skip
+    style_weights: tuple[float, ...] | None = setting(
+        None, "numbers", "Style blend", "blend weights, one per style image (none: equal)", optional=True,
+    )  # fmt: skip
+    preserve_color: str = setting(
+        "none", "choice", "Colour", "keep the style's colours, or the photo's (luminance only, or histogram match)",
+        choices=(
+            ("none", "Style's colours"),
+            ("luminance", "Photo's colours (luminance only)"),
+            ("histogram", "Photo's colours (histogram match)"),
+        ),
+        row=3,
+    )  # fmt: skip
+    init: str = setting(
+        "content", "choice", "Start from", "the picture the optimiser starts from",
+        choices=(("content", "The photo"), ("noise", "Noise"), ("style", "The style image")), row=3,
+    )  # fmt: skip
+    pooling: str = setting(
+        "max", "choice", "Pooling", "the backbone's pooling (average gives softer pictures)",
+        choices=(("max", "Max"), ("avg", "Average")), row=4,
+    )  # fmt: skip
+    style_loss: str = setting(
+        "gram", "choice", "Style loss",
+        "what a style layer matches: its Gram matrix (Gatys), or its mean and covariance (2-Wasserstein)",
+        choices=(("gram", "Gram matrix"), ("wasserstein", "Mean and covariance")), row=4,
+    )  # fmt: skip
+    seed: int = setting(
+        0, "whole", "Seed (for the noise start)", "random seed for the noise start", low=0, high=2**63 - 1, row=4,
+    )  # fmt: skip
+    preview_every: int = setting(
+        10, "whole", "Preview every … iterations", "a preview every this many iterations (0: only the final picture)",
+        low=0, high=100, step=1, row=0,
+    )  # fmt: skip
+    time_limit: float | None = setting(
+        None, "number", "Time limit (seconds)",
+        "seconds after which the job ends with the picture it has (none: no limit)",
+        low=0.0, high=86_400.0, optional=True, row=4,
+    )  # fmt: skip
+    work_limit: float | None = setting(
+        None, "number", "Work limit (megapixel-iterations)",
+        "the largest job accepted: each scale's pixels times its iterations, summed, in millions (none: no limit)",
+        low=0.0, high=1e9, optional=True,
+    )  # fmt: skip
+    content_layers: tuple[str, ...] = setting(
+        CONTENT_LAYERS, "names", "Content layers", "the backbone layers whose features keep the photo's layout",
+    )  # fmt: skip
+    style_layers: tuple[str, ...] = setting(
+        STYLE_LAYERS, "names", "Style layers", "the backbone layers whose statistics carry the painting's style",
+    )  # fmt: skip
+    style_layer_weights: tuple[float, ...] | None = setting(
+        None, "numbers", "Style layer weights",
+        f"relative weight of each style layer (none: each counts {STYLE_LAYER_FALL:g}× less than the one before)",
+        optional=True,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
-        for name, options in _CHOICES.items():
-            if getattr(self, name) not in options:
-                raise ValueError(f"{name} must be one of {', '.join(options)}; got {getattr(self, name)!r}.")
-        _check_int("size", self.size, MIN_SIDE, 16384)
-        _check_int("iterations", self.iterations, 1, 100_000)
-        _check_int("coarse_iterations", self.coarse_iterations, 0, 100_000)
-        _check_int("scales", self.scales, 1, 10)
-        _check_int("min_size", self.min_size, MIN_SIDE, 16384)
-        _check_int("preview_every", self.preview_every, 0, 100_000)
-        _check_int("seed", self.seed, 0, 2**63 - 1)
-        _check_float("learning_rate", self.learning_rate, 1e-6, 10.0)
-        _check_float("style_strength", self.style_strength, -3.0, 9.0)
-        _check_float("content_weight", self.content_weight, 0.0, 1e6)
-        _check_float("tv_weight", self.tv_weight, 0.0, 1e6)
-        _check_float("style_scale", self.style_scale, 0.1, 4.0)
-        if self.time_limit is not None:
-            _check_float("time_limit", self.time_limit, 0.0, 86_400.0)
-        if self.work_limit is not None:
-            _check_float("work_limit", self.work_limit, 0.0, 1e9)
-        if self.style_weights is not None:
-            weights = tuple(float(w) for w in self.style_weights)
-            if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-                raise ValueError("style_weights must be non-negative numbers with a positive sum.")
-            object.__setattr__(self, "style_weights", weights)
-        if self.style_layer_weights is not None:
-            layer_weights = tuple(float(w) for w in self.style_layer_weights)
-            if len(layer_weights) != len(self.style_layers):
-                raise ValueError(
-                    f"style_layer_weights needs one weight per style layer ({len(self.style_layers)}); "
-                    f"got {len(layer_weights)}."
-                )
-            if any(not math.isfinite(w) or w < 0 for w in layer_weights) or sum(layer_weights) <= 0:
-                raise ValueError("style_layer_weights must be non-negative numbers with a positive sum.")
-            object.__setattr__(self, "style_layer_weights", layer_weights)
-        if not self.content_layers or not self.style_layers:
-            raise ValueError("content_layers and style_layers must each name at least one layer.")
+        for name, described in SETTINGS.items():
+            object.__setattr__(self, name, described.check(getattr(self, name)))
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
+            raise ValueError(
+                f"style_layer_weights needs one weight per style layer ({len(self.style_layers)}); "
+                f"got {len(self.style_layer_weights)}."
+            )
 
     @property
     def layer_weights(self) -> dict[str, float]:
@@ -136,16 +158,5 @@ class StyleConfig:
         return replace(self, **changes)
 
 
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
-
-
-def _check_float(name: str, value: object, low: float, high: float) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not low <= value <= high
-    ):
-        raise ValueError(f"{name} must be a number from {low:g} to {high:g}; got {value!r}.")
+#: Every setting of :class:`StyleConfig`, described (see :mod:`styletransfer.settings`).
+SETTINGS: dict[str, Setting] = settings_of(StyleConfig)

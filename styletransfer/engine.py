@@ -23,10 +23,9 @@ from . import images
 from .config import MIN_SIDE, StyleConfig
 from .device import Precision, device_label, pick_device, pick_precision, release_cached_memory
 from .features import VGG19Features
-from .losses import Objective, style_statistics
+from .losses import LossTerms, Objective, style_statistics
 from .weights import BackboneWeights, load_weights
 
-LOSS_NAMES = ("total", "content", "style", "tv")
 Plan = list[tuple[tuple[int, int], int]]
 """A job's scales, coarse to fine: each one's (width, height) and its iterations (see :func:`scale_plan`)."""
 
@@ -55,7 +54,8 @@ class Progress:
     size: tuple[int, int]
     """(width, height) of the image being optimised at this scale."""
     losses: dict[str, float]
-    """The loss terms before this iteration's step: total, content, style and tv."""
+    """The loss terms before this iteration's step, each weighted as in the total: ``total`` (their sum),
+    ``content``, ``style`` and ``tv`` (see :data:`~styletransfer.losses.LossTerms`)."""
     elapsed: float
     """Seconds since the stylization started."""
     fraction_done: float
@@ -205,7 +205,7 @@ class Stylizer:
                     scale=scale,
                     scales=len(plan),
                     size=(width, height),
-                    losses=dict(zip(LOSS_NAMES, terms.tolist(), strict=True)),
+                    losses=_floats(terms),
                     elapsed=elapsed,
                     fraction_done=(sum(work[:scale]) + work[scale] * step_index / steps) / sum(work),
                     image=picture,
@@ -351,17 +351,17 @@ def _initial_image(
 def _make_step(image: Tensor, objective: Objective, net: VGG19Features, config: StyleConfig, autocast):
     """Return a function that runs one optimiser iteration and returns the loss terms."""
 
-    def evaluate() -> Tensor:
+    def evaluate() -> LossTerms:
         with autocast():
             features = net(image)
         terms = objective(features, image)
-        terms[0].backward()
-        return terms.detach()
+        terms["total"].backward()
+        return {name: term.detach() for name, term in terms.items()}
 
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam([image], lr=config.learning_rate)
 
-        def adam_step() -> Tensor:
+        def adam_step() -> LossTerms:
             optimizer.zero_grad(set_to_none=True)
             terms = evaluate()
             optimizer.step()
@@ -376,20 +376,26 @@ def _make_step(image: Tensor, objective: Objective, net: VGG19Features, config: 
     optimizer = torch.optim.LBFGS(
         [image], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
     )
-    last_terms: list[Tensor] = []
+    last_terms: list[LossTerms] = []
 
     def closure() -> Tensor:
         optimizer.zero_grad(set_to_none=True)
         terms = evaluate()
         last_terms.append(terms)
-        return terms[0]
+        return terms["total"]
 
-    def lbfgs_step() -> Tensor:
+    def lbfgs_step() -> LossTerms:
         last_terms.clear()
         optimizer.step(closure)
         return last_terms[0]
 
     return lbfgs_step
+
+
+def _floats(terms: LossTerms) -> dict[str, float]:
+    """The loss terms as numbers, read from the device in one transfer."""
+    values = torch.stack(list(terms.values())).tolist()
+    return dict(zip(terms, values, strict=True))
 
 
 @lru_cache(maxsize=4)

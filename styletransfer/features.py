@@ -8,7 +8,6 @@ same order, which is how the weight files name their tensors.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -16,8 +15,6 @@ from torch import Tensor, nn
 
 #: Convolutions per block of VGG19 and their output channels.
 VGG19_BLOCKS: tuple[tuple[int, int], ...] = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
-
-Pooling = Literal["max", "avg"]
 
 
 def _conv_layout() -> list[tuple[str, int, int, int]]:
@@ -68,7 +65,7 @@ class VGG19Features(nn.Module):
         state: dict[str, Tensor],
         normalization: Normalization,
         layers: list[str],
-        pooling: Pooling = "max",
+        pooling: str = "max",
     ) -> None:
         super().__init__()
         self.layers = list(layers)

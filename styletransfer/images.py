@@ -69,32 +69,36 @@ def open_image(source: ImageInput, *, name: str = "image") -> Image.Image:
     width, height = image.size
     if width * height > MAX_INPUT_PIXELS:
         image.close()
-        raise ImageError(
-            f"The {name} is {width}×{height} pixels, more than the {MAX_INPUT_PIXELS // 1_000_000} "
-            "megapixels accepted. Please use a smaller image."
-        )
+        raise ImageError(_too_many_pixels(name, f"is {width}×{height} pixels,"))
     return image
 
 
 def _open(source: ImageInput, name: str) -> Image.Image:
+    """Open ``source`` lazily. PIL's own decompression-bomb limit (a process-wide setting, left as it is) is
+    higher than :data:`MAX_INPUT_PIXELS`; the rare image over it gets the same message as :func:`open_image`'s."""
     if isinstance(source, Image.Image):
         return source.copy()
     if isinstance(source, np.ndarray):
         return _from_array(source, name)
     stream = io.BytesIO(source) if isinstance(source, bytes) else Path(source)
-    previous_limit = Image.MAX_IMAGE_PIXELS
     try:
-        # Our own pixel check gives the message; PIL's must not stop us first.
-        Image.MAX_IMAGE_PIXELS = None
         return Image.open(stream)
     except FileNotFoundError:
         raise ImageError(f"The {name} file {source!s} does not exist.") from None
+    except Image.DecompressionBombError:
+        raise ImageError(_too_many_pixels(name, "declares far")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageError(
             f"The {name} is not an image that can be read (JPEG, PNG, WebP, GIF, BMP or TIFF are accepted)."
         ) from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous_limit
+
+
+def _too_many_pixels(name: str, size: str) -> str:
+    """The message for an image over :data:`MAX_INPUT_PIXELS`; ``size`` says how big it is ("is W×H pixels,")."""
+    return (
+        f"The {name} {size} more than the {MAX_INPUT_PIXELS // 1_000_000} megapixels accepted. "
+        "Please use a smaller image."
+    )
 
 
 def _from_array(array: np.ndarray, name: str) -> Image.Image:

@@ -115,13 +115,18 @@ def total_variation(image: Tensor) -> Tensor:
     return dx.pow(2).mean() + dy.pow(2).mean()
 
 
+LossTerms = dict[str, Tensor]
+"""The objective's terms by name, each already multiplied by its weight: ``total`` (their sum, the one the
+optimiser minimises), then ``content``, ``style`` and ``tv``."""
+
+
 class Objective(nn.Module):
     """The weighted sum of content, style and total-variation losses.
 
     Built once per scale from the target features; ``forward`` maps the
     network's features of the image (and the image itself, for the TV term)
-    to a tensor ``[total, content, style, tv]``. The style term is the mean of
-    the layers' losses weighted by ``style_layer_weights`` (equal by default).
+    to the named, weighted :data:`LossTerms`. The style term is the mean of the
+    layers' losses weighted by ``style_layer_weights`` (equal by default).
     """
 
     def __init__(
@@ -141,15 +146,18 @@ class Objective(nn.Module):
         layer_weights = style_layer_weights or dict.fromkeys(style_targets, 1.0)
         total_weight = sum(layer_weights[name] for name in style_targets)
         self.style_layer_weights = {name: layer_weights[name] / total_weight for name in style_targets}
-        self.weights = (content_weight, style_weight, tv_weight)
+        self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
 
-    def forward(self, features: dict[str, Tensor], image: Tensor) -> Tensor:
-        content = _mean(loss(features[name]) for name, loss in self.content_losses.items())
-        style = sum(self.style_layer_weights[name] * loss(features[name]) for name, loss in self.style_losses.items())
-        tv = total_variation(image.float())
-        content_weight, style_weight, tv_weight = self.weights
-        total = content_weight * content + style_weight * style + tv_weight * tv
-        return torch.stack([total, content, style, tv])
+    def forward(self, features: dict[str, Tensor], image: Tensor) -> LossTerms:
+        raw = {
+            "content": _mean(loss(features[name]) for name, loss in self.content_losses.items()),
+            "style": sum(
+                self.style_layer_weights[name] * loss(features[name]) for name, loss in self.style_losses.items()
+            ),
+            "tv": total_variation(image.float()),
+        }
+        weighted = {name: self.weights[name] * value for name, value in raw.items()}
+        return {"total": sum(weighted.values()), **weighted}
 
 
 def _mean(values) -> Tensor:

@@ -1,6 +1,6 @@
 """The real app, served in this process on a free 127.0.0.1 port, for the server and browser tests.
 
-In-process, so that the tests can read the studio's :class:`~webapp.jobs.WorkMeter`:
+In-process, so that the tests can read the studio's :class:`~webapp.meter.WorkMeter`:
 the engine work the server really did, which the client cannot see.
 """
 

@@ -80,7 +80,7 @@ def test_after_the_whole_corpus_the_server_still_makes_pictures(client, tmp_path
     ("setting", "value", "message"),
     [
         ("size", 4096, "Setting 'size': Value 4096 is greater than maximum value 1024"),
-        ("size", 16, "Setting 'size': Value 16 is less than minimum value 64"),
+        ("size", 16, "Setting 'size': Value 16 is less than minimum value 32"),
         ("iterations", 5000, "Setting 'iterations': Value 5000 is greater than maximum value 1000"),
         ("iterations", 0, "Setting 'iterations': Value 0 is less than minimum value 1"),
         ("coarse_iterations", -1, "Setting 'coarse_iterations': Value -1 is less than minimum value 0"),

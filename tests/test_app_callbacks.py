@@ -20,7 +20,8 @@ import app
 from styletransfer import OutOfMemoryError, Progress, StyleConfig
 from tests.app_server import decode_video, wait_until
 from webapp import layout, render
-from webapp.jobs import RunRecord, Studio
+from webapp.job import Job
+from webapp.jobs import Studio
 from webapp.options import (
     CPU_BOUNDS,
     CPU_DEFAULTS,
@@ -145,7 +146,7 @@ def test_the_advanced_panel_has_a_widget_for_every_option_with_the_engines_choic
 
 
 def run_to_end(studio: Studio, **changes) -> list[tuple]:
-    return list(studio.stylize(CONTENT, STYLE, None, RunRecord(), **options(**changes)))
+    return list(studio.stylize(CONTENT, STYLE, None, Job(), **options(**changes)))
 
 
 @pytest.mark.parametrize(
@@ -154,7 +155,7 @@ def run_to_end(studio: Studio, **changes) -> list[tuple]:
 )
 def test_a_missing_image_is_a_clear_error(studio, content, style, message):
     with pytest.raises(gr.Error, match=message):
-        next(studio.stylize(content, style, None, RunRecord(), **options()))
+        next(studio.stylize(content, style, None, Job(), **options()))
     assert studio.meter.running == 0
 
 
@@ -162,12 +163,12 @@ def test_an_unreadable_image_is_a_clear_error(studio, tmp_path):
     not_an_image = tmp_path / "notes.jpg"
     not_an_image.write_text("not a picture")
     with pytest.raises(gr.Error, match="content image is not an image that can be read"):
-        next(studio.stylize(str(not_an_image), STYLE, None, RunRecord(), **options()))
+        next(studio.stylize(str(not_an_image), STYLE, None, Job(), **options()))
 
 
 def test_bad_settings_are_a_clear_error(studio):
     with pytest.raises(gr.Error, match="size must be a whole number"):
-        next(studio.stylize(CONTENT, STYLE, None, RunRecord(), **options(size=8)))
+        next(studio.stylize(CONTENT, STYLE, None, Job(), **options(size=8)))
 
 
 def test_a_run_streams_previews_then_the_final_picture_with_its_downloads(studio):
@@ -198,7 +199,7 @@ def test_a_run_streams_previews_then_the_final_picture_with_its_downloads(studio
 
 def test_closing_the_generator_stops_the_engine_at_once(studio):
     before = studio.meter.iterations
-    job = studio.stylize(CONTENT, STYLE, None, RunRecord(), **options(iterations=500, preview_every=2))
+    job = studio.stylize(CONTENT, STYLE, None, Job(), **options(iterations=500, preview_every=2))
     previews = 0
     while previews < 2:
         previews += isinstance(next(job)[0], Image.Image)
@@ -227,12 +228,12 @@ def test_running_out_of_memory_is_a_clear_error(studio, monkeypatch):
 
 
 def test_a_second_style_is_blended_in(studio):
-    outputs = list(studio.stylize(CONTENT, STYLE, SECOND_STYLE, RunRecord(), **options(blend=0.5)))
+    outputs = list(studio.stylize(CONTENT, STYLE, SECOND_STYLE, Job(), **options(blend=0.5)))
     assert outputs[-1][2].startswith("**Done**")
 
 
 def test_stop_keeps_the_latest_picture_and_offers_it(studio):
-    record = RunRecord()
+    record = Job()
     job = studio.stylize(CONTENT, STYLE, None, record, **options(iterations=500))
     shown = None
     while shown is None:
@@ -248,7 +249,7 @@ def test_stop_keeps_the_latest_picture_and_offers_it(studio):
 
 
 def test_stop_ends_the_run_before_its_next_output_and_has_the_last_word(studio):
-    record = RunRecord()
+    record = Job()
     job = studio.stylize(CONTENT, STYLE, None, record, **options(iterations=500))
     next(job), next(job)  # started, and at least one iteration done
     with ThreadPoolExecutor(1) as pool:
@@ -261,7 +262,7 @@ def test_stop_ends_the_run_before_its_next_output_and_has_the_last_word(studio):
 
 
 def test_stop_before_the_first_iteration_says_so(studio):
-    record = RunRecord()
+    record = Job()
     job = studio.stylize(CONTENT, STYLE, None, record, **options())
     assert "Starting" in next(job)[2]
     job.close()
@@ -269,7 +270,7 @@ def test_stop_before_the_first_iteration_says_so(studio):
 
 
 def test_stop_changes_nothing_without_a_run_or_after_a_finished_one(studio):
-    record = RunRecord()
+    record = Job()
     assert all(is_skip(value) for value in studio.stop(record))
     list(studio.stylize(CONTENT, STYLE, None, record, **options()))
     assert all(is_skip(value) for value in studio.stop(record))
@@ -284,9 +285,9 @@ def test_an_example_runs_once_at_the_default_settings(studio):
 def test_an_unknown_or_unavailable_backbone_is_a_clear_error(stylizer, tmp_path):
     studio = Studio(stylizer, torchvision_source=str(tmp_path / "missing.safetensors"), defaults=TINY)
     with pytest.raises(gr.Error, match="Unknown backbone"):
-        next(studio.stylize(CONTENT, STYLE, None, RunRecord(), **options(backbone="resnet")))
+        next(studio.stylize(CONTENT, STYLE, None, Job(), **options(backbone="resnet")))
     with pytest.raises(gr.Error, match=r"torchvision.*could not be loaded.*does not exist"):
-        next(studio.stylize(CONTENT, STYLE, None, RunRecord(), **options(backbone="torchvision")))
+        next(studio.stylize(CONTENT, STYLE, None, Job(), **options(backbone="torchvision")))
 
 
 def test_the_weights_come_from_the_environment_variable(monkeypatch, stylizer):
@@ -296,10 +297,10 @@ def test_the_weights_come_from_the_environment_variable(monkeypatch, stylizer):
         sources.append(source)
         return stylizer
 
-    monkeypatch.setattr("webapp.jobs.Stylizer", fake_stylizer)
-    assert Studio.from_environment({}).sources["torchvision"] == "hub"
-    assert Studio.from_environment({"STYLETRANSFER_WEIGHTS": "bundled"}).default_backbone == "original"
-    assert Studio.from_environment({"STYLETRANSFER_WEIGHTS": "/w/vgg.safetensors"}).sources == {
+    monkeypatch.setattr("webapp.backbones.Stylizer", fake_stylizer)
+    assert Studio.from_environment({}).backbones.sources["torchvision"] == "hub"
+    assert Studio.from_environment({"STYLETRANSFER_WEIGHTS": "bundled"}).backbones.default == "original"
+    assert Studio.from_environment({"STYLETRANSFER_WEIGHTS": "/w/vgg.safetensors"}).backbones.sources == {
         "original": "bundled",
         "torchvision": "/w/vgg.safetensors",
     }
@@ -323,8 +324,8 @@ def test_evenly_keeps_the_ends():
 
 def test_a_long_run_keeps_a_bounded_evenly_spaced_set_of_video_frames(monkeypatch):
     monkeypatch.setattr(render, "VIDEO_PREVIEWS", 4)
-    record = RunRecord()
-    record.begin(None, Image.new("RGB", (8, 8)))
+    record = Job()
+    record.queue(None, Image.new("RGB", (8, 8)))
     for shade in range(10):
         preview = Image.new("RGB", (8, 8), (shade, 0, 0))
         record.add(Progress(shade + 1, 10, 0, 1, (8, 8), {}, 0.0, 0.0, image=preview))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,19 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError, Status
 from PIL import Image
 
-from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, decode_video, running_app, wait_until
+from styletransfer import SETTINGS, StyleConfig
+from styletransfer.cli import build_parser, config_from_args
+from tests.app_server import (
+    EXAMPLES,
+    HANG_GUARD,
+    TINY_DEFAULTS,
+    bundled_studio,
+    decode_video,
+    running_app,
+    wait_until,
+)
 from webapp.jobs import Studio
+from webapp.options import NO_TIME_LIMIT, OPTION_NAMES
 from webapp.render import HOLD_FRAMES
 
 pytestmark = pytest.mark.slow
@@ -126,3 +138,56 @@ def test_beyond_the_queue_limit_new_jobs_are_turned_away(url, studio):
     for job in [*waiting, running]:
         job.cancel()
     wait_until(lambda: studio.meter.running == 0, "the running job to stop")
+
+
+def test_the_cli_the_api_and_the_config_are_made_from_one_table(client, studio):
+    """Every setting has the same name, default, range and choices in the config, on the command line and in the
+    API's ``/stylize`` parameters: the parser and the served page are built here and compared with the table."""
+    parameters = {
+        parameter["parameter_name"]: parameter
+        for parameter in client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/stylize"][
+            "parameters"
+        ]
+    }
+    boxes = {
+        component["props"]["elem_id"]: component["props"]
+        for component in client.config["components"]
+        if str(component.get("props", {}).get("elem_id")).startswith("option-")
+    }
+    flags = {action.dest: action for action in build_parser()._actions}
+    config = StyleConfig()
+    assert set(parameters) == {"content", "style", "second_style", *OPTION_NAMES}
+    assert set(SETTINGS) <= set(flags) and {f.name for f in fields(StyleConfig)} == set(SETTINGS)
+    for name, described in SETTINGS.items():
+        flag = flags[name]
+        assert described.flag in flag.option_strings, name
+        assert flag.default == getattr(config, name) == described.default, name
+        assert flag.choices == (described.values or None), name
+        if described.low is not None:  # the command line takes the range's ends and refuses beyond them
+            for value, allowed in [(described.low, True), (described.high, True), (described.high * 2 + 1, False)]:
+                text = str(int(value)) if described.kind == "whole" else repr(float(value))
+                args = build_parser().parse_args(["photo.jpg", "painting.jpg", described.flag, text])
+                if allowed:
+                    assert getattr(config_from_args(args), name) == value, name
+                else:
+                    with pytest.raises(ValueError, match=name):
+                        config_from_args(args)
+        if described.row is None:
+            assert name not in parameters
+            continue
+        parameter = parameters[name]
+        shown = getattr(studio.defaults, name)
+        assert parameter["parameter_default"] == (NO_TIME_LIMIT if shown is None else shown), name
+        if described.choices:
+            assert parameter["type"]["enum"] == list(described.values), name
+        if described.low is not None:
+            bound = studio.bounds.highest(name)
+            high = described.high if bound is None else min(described.high, bound)
+            if "description" in parameter["type"]:  # a slider states its range in the API
+                low_shown, high_shown = map(float, re.findall(r"-?[\d.]+", parameter["type"]["description"]))
+            else:  # a number box keeps it in the page's config
+                low_shown, high_shown = boxes[f"option-{name}"]["minimum"], boxes[f"option-{name}"]["maximum"]
+            assert (low_shown, high_shown) == (described.low, high), name
+    # the page's defaults are the table's, but for what the studio was given for its device (here: tiny jobs)
+    changed = {name for name in SETTINGS if getattr(studio.defaults, name) != getattr(config, name)}
+    assert changed == {name for name in SETTINGS if getattr(TINY_DEFAULTS, name) != getattr(config, name)}

@@ -66,7 +66,7 @@ def test_style_layer_weights_choose_how_much_each_layer_counts():
 
     def style_term(weights):
         objective = Objective(content, style, 1.0, 1.0, 0.0, style_layer_weights=weights)
-        return objective(image, picture)[2].item()
+        return objective(image, picture)["style"].item()
 
     assert style_term(None) == pytest.approx(sum(per_layer.values()) / 2, rel=1e-5)
     assert style_term({"relu1_1": 1.0, "relu2_1": 0.0}) == pytest.approx(per_layer["relu1_1"], rel=1e-5)

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from styletransfer import StyleConfig, Stylizer
-from styletransfer.engine import Plan, scale_plan
+from styletransfer import Plan, StyleConfig, Stylizer, scale_plan
 
 #: The environment variable that sets how long the default job should take, in seconds.
 TARGET_SECONDS_ENV = "STYLETRANSFER_TARGET_SECONDS"

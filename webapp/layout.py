@@ -10,11 +10,14 @@ import gradio as gr
 
 from styletransfer import StyleConfig
 
+from . import panel
 from .fitting import FittedDefaults
-from .jobs import RunRecord, Studio
-from .options import BACKBONES, CPU_DEFAULTS, GPU_DEFAULTS
+from .gradio_internals import share_queue, vetting_uploads
+from .job import Job
+from .jobs import Studio
+from .options import CPU_DEFAULTS, GPU_DEFAULTS, PAGE_EXTRAS, Bounds
+from .panel import option_widget
 from .render import hardware_line
-from .widgets import naming_refusals, vetting_uploads
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: The style gallery: public-domain paintings, then the generated styles, as (file under examples/, caption).
@@ -37,7 +40,8 @@ EXAMPLE_PAIRS = [
     ("astronaut.jpg", "paintings/the_scream_munch_1893.jpg"),
     ("rocket.jpg", "paintings/composition_vii_kandinsky_1913.jpg"),
 ]
-#: The Stylize event and the example runs share this queue: one stylization at a time on the device.
+#: The queue of everything that runs on the device: the Stylize event and the example runs. It orders the jobs
+#: and shows each its place; the studio's device lock is what keeps two of them from overlapping there.
 DEVICE_QUEUE = "device"
 #: Jobs that may wait for the device; beyond this, Gradio tells new users the app is busy.
 QUEUE_SIZE = 16
@@ -81,10 +85,10 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         gr.Markdown(INTRO)
         if studio.notice:
             gr.Markdown(f"**Note:** {studio.notice}", elem_id="notice")
-        record = gr.State(RunRecord())  # each session gets its own copy
+        job = gr.State(Job())  # each session gets its own copy
         with gr.Row(equal_height=False):
             with gr.Column(min_width=320):
-                content, style, second_style, blend = _image_inputs()
+                content, style, second_style, blend = _image_inputs(studio.bounds)
                 gallery = style_gallery()
                 with gr.Row():
                     run_button = gr.Button("Stylize", variant="primary", elem_id="stylize", scale=2)
@@ -109,7 +113,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
             )
         run = run_button.click(
             on_device(studio.stylize),
-            inputs=[content, style, second_style, record],
+            inputs=[content, style, second_style, job],
             inputs_kwargs={**options, "blend": blend},
             outputs=results,
             api_name="stylize",
@@ -119,23 +123,21 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         )
         gallery.select(choose_style, outputs=style, queue=False, api_visibility="private")
         stop_button.click(
-            studio.stop, inputs=[record], outputs=results[2:], cancels=[run], queue=False, api_visibility="private"
+            studio.stop, inputs=[job], outputs=results[2:], cancels=[run], queue=False, api_visibility="private"
         )
-    share_device_queue(demo, examples)
+    share_queue(demo, examples, DEVICE_QUEUE)
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
     return demo
 
 
-def _image_inputs() -> tuple[gr.Image, gr.Image, gr.Image, gr.Slider]:
+def _image_inputs(bounds: Bounds) -> tuple[gr.Image, gr.Image, gr.Image, gr.Slider]:
     """The content and style images, and the optional second style with its blend slider."""
     with gr.Row():
         content = _image_input("Content: your photo", "content image", "content-image", webcam=True)
         style = _image_input("Style: a painting", "style image", "style-image")
     with gr.Accordion("Blend in a second style (optional)", open=False, elem_id="second-style-panel"), gr.Row():
         second_style = _image_input("Second style", "second style image", "second-style-image", height=200)
-        blend = naming_refusals(
-            gr.Slider(0, 1, 0.5, step=0.05, label="Share of the second style", elem_id="blend"), "blend"
-        )
+        blend = option_widget(PAGE_EXTRAS["blend"], PAGE_EXTRAS["blend"].default, bounds, elem_id="blend")
     return content, style, second_style, blend
 
 
@@ -168,102 +170,10 @@ def _image_input(label: str, what: str, elem_id: str, *, webcam: bool = False, h
 
 
 def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
-    """The Advanced panel, one widget per option name in :data:`~webapp.options.OPTION_NAMES` (but ``blend``)."""
-    value = studio.default_options()
-    bounds = studio.bounds
+    """The Advanced panel, one widget per option name in :data:`~webapp.options.OPTION_NAMES` (but ``blend``),
+    under a line that says what the defaults are tuned for."""
     gr.Markdown(defaults_note(studio.stylizer.device.type, studio.fitted))
-    with gr.Row():
-        size = _int_slider("Output size (long side, px)", 64, bounds.max_size, 16, value["size"], "size")
-        iterations = _int_slider(
-            "Iterations at full size", 1, bounds.max_iterations, 1, value["iterations"], "iterations"
-        )
-        preview_every = _int_slider(
-            "Preview every … iterations",
-            0,
-            100,
-            1,
-            value["preview_every"],
-            "preview_every",
-            "0: only the final picture",
-        )
-    with gr.Row():
-        multiscale = gr.Checkbox(value["multiscale"], label="Multi-scale (coarse to fine)", elem_id="multiscale")
-        scales = _int_slider("Scales", 2, 6, 1, value["scales"], "scales")
-        coarse_iterations = _int_slider(
-            "Iterations at each coarser scale",
-            0,
-            bounds.max_iterations,
-            1,
-            value["coarse_iterations"],
-            "coarse_iterations",
-        )
-        min_size = _int_slider("Coarsest scale (long side, px)", 32, 1024, 16, value["min_size"], "min_size")
-    with gr.Row():
-        style_strength = gr.Slider(
-            -1, 4, value["style_strength"], step=0.1, label="Style strength (log₁₀ of the style weight)"
-        )
-        content_weight = gr.Slider(0, 10, value["content_weight"], step=0.1, label="Content weight")
-        tv_weight = gr.Slider(0, 50, value["tv_weight"], step=0.5, label="Smoothness (TV weight)")
-        style_scale = gr.Slider(0.25, 2, value["style_scale"], step=0.05, label="Style scale (brush size)")
-    with gr.Row():
-        optimizer = gr.Radio([("L-BFGS", "lbfgs"), ("Adam", "adam")], value=value["optimizer"], label="Optimiser")
-        learning_rate = gr.Slider(0.001, 0.1, value["learning_rate"], step=0.001, label="Adam step size")
-        preserve_color = gr.Dropdown(
-            [
-                ("Style's colours", "none"),
-                ("Photo's colours (luminance only)", "luminance"),
-                ("Photo's colours (histogram match)", "histogram"),
-            ],
-            value=value["preserve_color"],
-            label="Colour",
-        )
-        init = gr.Dropdown(
-            [("The photo", "content"), ("Noise", "noise"), ("The style image", "style")],
-            value=value["init"],
-            label="Start from",
-        )
-    with gr.Row():
-        pooling = gr.Radio([("Max", "max"), ("Average", "avg")], value=value["pooling"], label="Pooling")
-        backbone = gr.Dropdown(
-            [(label, key) for key, label in BACKBONES.items()], value=value["backbone"], label="Backbone"
-        )
-        seed = gr.Number(value["seed"], precision=0, minimum=0, label="Seed (for the noise start)")
-        time_limit = gr.Number(
-            value["time_limit"],
-            minimum=0,
-            maximum=bounds.max_seconds,
-            label=f"Time limit (seconds, 0 for the longest: {bounds.max_seconds:g})",
-            info="The job then ends with the picture so far",
-            elem_id="option-time_limit",
-        )
-    widgets = {
-        "size": size,
-        "iterations": iterations,
-        "coarse_iterations": coarse_iterations,
-        "min_size": min_size,
-        "style_strength": style_strength,
-        "content_weight": content_weight,
-        "tv_weight": tv_weight,
-        "style_scale": style_scale,
-        "optimizer": optimizer,
-        "learning_rate": learning_rate,
-        "preserve_color": preserve_color,
-        "init": init,
-        "pooling": pooling,
-        "seed": seed,
-        "preview_every": preview_every,
-        "multiscale": multiscale,
-        "scales": scales,
-        "time_limit": time_limit,
-        "backbone": backbone,
-    }
-    return {name: naming_refusals(widget, name) for name, widget in widgets.items()}
-
-
-def _int_slider(
-    label: str, low: int, high: int, step: int, value: int, name: str, info: str | None = None
-) -> gr.Slider:
-    return gr.Slider(low, high, value, step=step, precision=0, label=label, info=info, elem_id=f"option-{name}")
+    return panel.option_widgets(studio.default_options(), studio.bounds)
 
 
 def _result_widgets(studio: Studio) -> list[gr.components.Component]:
@@ -346,10 +256,3 @@ def gpu_decorator() -> Callable[[Callable], Callable]:
     except ImportError:
         return lambda fn: fn
     return spaces.GPU(duration=GPU_SECONDS)
-
-
-def share_device_queue(demo: gr.Blocks, examples: gr.Examples) -> None:
-    """Put the examples' (lazily cached) runs in the Stylize event's queue, so they never run beside a job."""
-    if examples.cache_event is not None:
-        run = demo.fns[examples.cache_event["id"]]
-        run.concurrency_id, run.concurrency_limit = DEVICE_QUEUE, 1

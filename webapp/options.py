@@ -1,4 +1,10 @@
-"""The page's options: their defaults on this hardware, and how they map to a :class:`StyleConfig`."""
+"""The page's options: which settings it shows, their defaults and bounds on this hardware, and how they map to a
+:class:`StyleConfig`.
+
+The options are the config's own settings (:data:`styletransfer.SETTINGS`, those
+with a row in the Advanced panel) and a few of the page's (:data:`PAGE_EXTRAS`);
+the widgets (:mod:`webapp.panel`) and so the API's parameters are made from them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import Any
 
 import torch
 
-from styletransfer import StyleConfig
+from styletransfer import SETTINGS, Setting, StyleConfig
 
 #: On a CPU: the engine's defaults at a smaller size, so that a picture takes about a minute on two cores;
 #: an iteration takes a good fraction of a second, so previews come more often.
@@ -30,6 +36,17 @@ class Bounds:
     max_seconds: float
     """Wall time; a job then ends with the picture it has. Also the limit when the user sets none."""
 
+    def highest(self, setting: str) -> float | None:
+        """The most ``setting`` may be on this hardware, where these bounds narrow its range; else ``None``."""
+        limits = {
+            "size": self.max_size,
+            "min_size": self.max_size,
+            "iterations": self.max_iterations,
+            "coarse_iterations": self.max_iterations,
+            "time_limit": self.max_seconds,
+        }
+        return limits.get(setting)
+
 
 #: On two CPU cores a megapixel-iteration takes about 3 s: 40 is a 512 px default job twice over, a few minutes.
 CPU_BOUNDS = Bounds(max_size=1024, max_iterations=1000, max_work=40.0, max_seconds=300.0)
@@ -42,30 +59,37 @@ BACKBONES = {
     "torchvision": "VGG19 torchvision (ImageNet retrain, from the Hub)",
 }
 
-#: Options whose value goes unchanged to the :class:`StyleConfig` field of the same name.
-CONFIG_OPTIONS = (
-    "size",
-    "iterations",
-    "coarse_iterations",
-    "min_size",
-    "style_strength",
-    "content_weight",
-    "tv_weight",
-    "style_scale",
-    "optimizer",
-    "learning_rate",
-    "preserve_color",
-    "init",
-    "pooling",
-    "seed",
-    "preview_every",
-)
-#: Options on top of those: ``scales`` with its on/off switch, the time limit (0 for none), the two-style blend
-#: and the backbone.
-EXTRA_OPTIONS = ("multiscale", "scales", "time_limit", "blend", "backbone")
-OPTION_NAMES = CONFIG_OPTIONS + EXTRA_OPTIONS
-
-_WHOLE_NUMBERS = {"size", "iterations", "coarse_iterations", "scales", "min_size", "seed", "preview_every"}
+#: The settings of the config that the page shows (those with a row in the Advanced panel).
+PAGE_CONFIG: dict[str, Setting] = {name: described for name, described in SETTINGS.items() if described.row is not None}
+#: The page's own settings, besides the config's: ``multiscale`` switches ``scales`` on and off, ``blend`` is the
+#: second style image's share (shown beside it), and ``backbone`` picks the weights (not part of the config).
+PAGE_EXTRAS: dict[str, Setting] = {
+    "multiscale": Setting(
+        "switch", "Multi-scale (coarse to fine)", "off: one scale at the output size", row=1, name="multiscale"
+    ),
+    "blend": Setting(
+        "number",
+        "Share of the second style",
+        "0: only the first style; 1: only the second",
+        low=0.0,
+        high=1.0,
+        step=0.05,
+        name="blend",
+        default=0.5,
+    ),
+    "backbone": Setting(
+        "choice",
+        "Backbone",
+        "the network that describes the pictures",
+        choices=tuple(BACKBONES.items()),
+        row=4,
+        name="backbone",
+    ),
+}
+#: Every option of the page, by name: the names of its API parameters.
+OPTION_NAMES = (*PAGE_CONFIG, *PAGE_EXTRAS)
+#: What a time limit of 0 stands for on the page: no limit of the user's own, so the server's longest.
+NO_TIME_LIMIT = 0
 
 
 def defaults_for(device: torch.device) -> StyleConfig:
@@ -80,12 +104,11 @@ def bounds_for(device: torch.device) -> Bounds:
 
 def options_from_config(config: StyleConfig, backbone: str) -> dict[str, Any]:
     """The option values that show ``config`` (with one style image) on the page."""
-    options = {name: getattr(config, name) for name in CONFIG_OPTIONS}
+    options = {name: getattr(config, name) for name in PAGE_CONFIG}
     options.update(
+        time_limit=config.time_limit or NO_TIME_LIMIT,
         multiscale=config.scales > 1,
-        scales=max(config.scales, 2),
-        time_limit=config.time_limit or 0,
-        blend=0.5,
+        blend=PAGE_EXTRAS["blend"].default,
         backbone=backbone,
     )
     return options
@@ -102,30 +125,27 @@ def build_config(options: Mapping[str, Any], *, second_style: bool, bounds: Boun
     picture's size.
     Raises ``ValueError`` with a readable message for values out of range.
     """
-    settings = {name: _whole(name, options[name]) for name in CONFIG_OPTIONS}
-    for name, value, most in [
-        ("size", settings["size"], bounds.max_size),
-        ("iterations", settings["iterations"], bounds.max_iterations),
-        ("coarse_iterations", settings["coarse_iterations"], bounds.max_iterations),
-        ("time_limit", options["time_limit"], bounds.max_seconds),
-    ]:
-        if isinstance(value, (int, float)) and value > most:
+    settings = {name: _whole(described, options[name]) for name, described in PAGE_CONFIG.items()}
+    for name, value in settings.items():
+        most = bounds.highest(name)
+        if most is not None and _is_number(value) and value > most:
             raise ValueError(f"{name} may be at most {most:g} on this server; got {value!r}.")
-    if not isinstance(options["multiscale"], bool):
-        raise ValueError(f"multiscale must be true or false; got {options['multiscale']!r}.")
-    settings["scales"] = _whole("scales", options["scales"]) if options["multiscale"] else 1
-    settings["time_limit"] = options["time_limit"] or bounds.max_seconds
+    if not PAGE_EXTRAS["multiscale"].check(options["multiscale"]):
+        settings["scales"] = 1
+    settings["time_limit"] = settings["time_limit"] or bounds.max_seconds
     settings["work_limit"] = bounds.max_work
     if second_style:
-        blend = options["blend"]
-        if isinstance(blend, bool) or not isinstance(blend, (int, float)) or not 0 <= blend <= 1:
-            raise ValueError(f"blend must be a number from 0 to 1; got {blend!r}.")
+        blend = PAGE_EXTRAS["blend"].check(options["blend"])
         settings["style_weights"] = (1.0 - blend, float(blend))
     return StyleConfig(**settings)
 
 
-def _whole(name: str, value: Any) -> Any:
-    """Sliders and number boxes send floats; whole-number options take them when they are whole."""
-    if name in _WHOLE_NUMBERS and isinstance(value, float) and value.is_integer():
+def _whole(described: Setting, value: Any) -> Any:
+    """Sliders and number boxes send floats; whole-number settings take them when they are whole."""
+    if described.kind == "whole" and isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -49,6 +49,11 @@ def starting_status(hardware: str) -> str:
     return f"**Starting…** preparing the images and the style targets.\n\n{hardware}"
 
 
+def waiting_status(hardware: str) -> str:
+    """The status while another job holds the device."""
+    return f"**Waiting…** another picture is being painted; this one starts as soon as it is done.\n\n{hardware}"
+
+
 def running_status(event: Progress, hardware: str) -> str:
     """The status during a run: scale, iteration, elapsed time and an estimate of the time left."""
     width, height = event.size
@@ -79,19 +84,18 @@ def stopped_status(iteration: int, total: int, elapsed: float, has_picture: bool
 
 
 class LossCurve:
-    """The weighted loss terms of every iteration so far, in the long format the loss plot reads."""
+    """The loss terms of every iteration so far, as the engine weighed them, in the long format the loss plot reads."""
 
     COLUMNS = ("iteration", "term", "loss")
+    #: The terms plotted (the smoothness term is left out: it is small and would crowd the chart).
+    TERMS = ("total", "style", "content")
 
-    def __init__(self, content_weight: float, style_weight: float) -> None:
-        self.weights = {"content": content_weight, "style": style_weight}
+    def __init__(self) -> None:
         self.rows: list[tuple[int, str, float]] = []
 
     def add(self, event: Progress) -> None:
-        """Record one iteration's total, style and content losses (the latter two weighted as in the total)."""
-        self.rows.append((event.iteration, "total", event.losses["total"]))
-        for term, weight in self.weights.items():
-            self.rows.append((event.iteration, term, weight * event.losses[term]))
+        """Record one iteration's total, style and content losses."""
+        self.rows.extend((event.iteration, term, event.losses[term]) for term in self.TERMS)
 
     def frame(self) -> pd.DataFrame:
         """The curve so far, with losses as log10 values."""
