@@ -40,6 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
         default="out.png",
         help="where to save the picture (default: out.png); previews go to OUT.preview.png",
     )
+    regions = parser.add_argument_group("regions", "where each style paints; white is the region (any size)")
+    regions.add_argument(
+        "--mask",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the region of a style image on the photo; one per style, in order (repeat the flag)",
+    )
+    regions.add_argument("--keep-mask", metavar="FILE", help="a region that stays the photo")
+    regions.add_argument(
+        "--style-mask",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the part of a style image that feeds its region; one per style, in order (repeat the flag)",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the fastest available)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     parser.add_argument(
@@ -86,7 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_from_args(args)
         stylizer = Stylizer(args.weights, device=args.device, precision=args.precision)
-        events = stylizer.stylize(args.content, args.styles, config)
+        events = stylizer.stylize(
+            args.content,
+            args.styles,
+            config,
+            masks=args.mask,
+            keep_mask=args.keep_mask,
+            style_masks=args.style_mask,
+        )
         output = Path(args.output)
         _run_with_progress_bar(events, output, stylizer.description)
     except (ImageError, WeightsError, ValueError) as error:

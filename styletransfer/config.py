@@ -129,6 +129,12 @@ class StyleConfig:
         optional=True,
     )  # fmt: skip
 
+    mask_feather: float = setting(
+        0.02, "number", "Soft edge between regions",
+        "width of the soft edge where regions meet, as a share of the output's long side (0: hard edges)",
+        low=0.0, high=0.25, step=0.005,
+    )  # fmt: skip
+
     def __post_init__(self) -> None:
         for name, described in SETTINGS.items():
             object.__setattr__(self, name, described.check(getattr(self, name)))

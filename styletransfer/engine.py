@@ -23,7 +23,8 @@ from . import images
 from .config import MIN_SIDE, StyleConfig
 from .device import Precision, device_label, pick_device, pick_precision, release_cached_memory
 from .features import VGG19Features
-from .losses import LossTerms, Objective, style_statistics
+from .losses import LossTerms, Objective, StyleRegion, region_at, style_statistics
+from .regions import EMPTY_MASK, Regions, make_regions
 from .weights import BackboneWeights, load_weights
 
 Plan = list[tuple[tuple[int, int], int]]
@@ -107,12 +108,21 @@ class Stylizer:
         content: images.ImageInput,
         styles: images.ImageInput | Sequence[images.ImageInput],
         config: StyleConfig | None = None,
+        *,
+        masks: Sequence[images.ImageInput | None] | None = None,
+        keep_mask: images.ImageInput | None = None,
+        style_masks: Sequence[images.ImageInput | None] | None = None,
         **settings,
     ) -> Iterator[Progress]:
         """Repaint ``content`` in the style of ``styles``, yielding progress as it goes.
 
         ``settings`` override fields of ``config`` (see :class:`StyleConfig`).
         Images may be paths, bytes, PIL images or arrays.
+
+        Regions (see :mod:`styletransfer.regions`): ``masks`` gives each style image
+        its region on the photo, in order (``None``: everywhere); ``keep_mask`` a
+        region that stays the photo; ``style_masks`` the part of each style image
+        that feeds its region. Masks may be of any size; white is the region.
         """
         config = config or StyleConfig()
         if settings:
@@ -133,24 +143,33 @@ class Stylizer:
             )
             for i, s in enumerate(style_list)
         ]
-        return self._run(content_image, style_images, config, plan)
+        regions = make_regions(
+            content_image.size, len(style_images), masks, keep_mask, style_masks, feather=config.mask_feather
+        )
+        return self._run(content_image, style_images, config, plan, regions)
 
     def stylize_image(
         self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings
     ) -> Image.Image:
-        """Run a whole stylization and return only the final image."""
+        """Run a whole stylization and return only the final image (``settings`` as for :meth:`stylize`, masks
+        included)."""
         for event in self.stylize(content, styles, config, **settings):
             if event.final:
                 return event.image
         raise RuntimeError("The stylization ended without a final image.")  # unreachable by construction
 
     def _run(
-        self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig, plan: Plan
+        self,
+        content_image: Image.Image,
+        style_images: list[Image.Image],
+        config: StyleConfig,
+        plan: Plan,
+        regions: Regions | None,
     ) -> Iterator[Progress]:
         """:meth:`_optimise`, handing the memory it used back however it ends, and saying so if it ran out."""
         ran_out = False
         try:
-            yield from self._optimise(content_image, style_images, config, plan)
+            yield from self._optimise(content_image, style_images, config, plan, regions)
         except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
             if not _is_out_of_memory(error):
                 raise
@@ -165,7 +184,12 @@ class Stylizer:
             )
 
     def _optimise(
-        self, content_image: Image.Image, style_images: list[Image.Image], config: StyleConfig, plan: Plan
+        self,
+        content_image: Image.Image,
+        style_images: list[Image.Image],
+        config: StyleConfig,
+        plan: Plan,
+        regions: Regions | None,
     ) -> Iterator[Progress]:
         """The coarse-to-fine optimisation itself, scale by scale as ``plan`` says: a :class:`Progress` after every
         iteration."""
@@ -184,7 +208,8 @@ class Stylizer:
                 for s in style_images
             ]
             target_content, styles = _color_inputs(content, styles, config.preserve_color)
-            objective = self._objective(net, target_content, styles, blend, config)
+            objective = self._objective(net, target_content, styles, blend, config, regions)
+            keep = regions.keep_weights((width, height), self.device) if regions is not None else None
             image = _initial_image(image, target_content, styles[0], config.init, generator)
             image.requires_grad_(True)
             step = _make_step(image, objective, net, config, self._autocast)
@@ -196,9 +221,9 @@ class Stylizer:
                 final = done == total or out_of_time
                 picture = None
                 if final:
-                    picture = self._final_picture(image, content_image, plan[-1][0], config.preserve_color)
+                    picture = self._final_picture(image, content_image, plan[-1][0], config.preserve_color, regions)
                 elif config.preview_every and done % config.preview_every == 0:
-                    picture = images.to_image(_finish(image, content, config.preserve_color))
+                    picture = images.to_image(_finish(image, content, config.preserve_color, keep))
                 yield Progress(
                     iteration=done,
                     total_iterations=total,
@@ -219,40 +244,90 @@ class Stylizer:
             image = image.detach()
 
     def _final_picture(
-        self, image: Tensor, content_image: Image.Image, size: tuple[int, int], color_mode: str
+        self,
+        image: Tensor,
+        content_image: Image.Image,
+        size: tuple[int, int],
+        color_mode: str,
+        regions: Regions | None,
     ) -> Image.Image:
         """The result at full output size, even when the job stopped at a coarser scale."""
         content = images.to_tensor(content_image.resize(size, Image.Resampling.LANCZOS), self.device)
         image = image.detach()
         if tuple(image.shape[-2:]) != content.shape[-2:]:
             image = F.interpolate(image, size=content.shape[-2:], mode="bicubic", align_corners=False)
-        return images.to_image(_finish(image, content, color_mode))
+        keep = regions.keep_weights(size, self.device) if regions is not None else None
+        return images.to_image(_finish(image, content, color_mode, keep))
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @torch.no_grad()
     def _objective(
-        self, net: VGG19Features, content: Tensor, styles: list[Tensor], blend: list[float], config: StyleConfig
+        self,
+        net: VGG19Features,
+        content: Tensor,
+        styles: list[Tensor],
+        blend: list[float],
+        config: StyleConfig,
+        regions: Regions | None,
     ) -> Objective:
+        """The objective at one scale: the content's features, and each style's statistics, blended over the whole
+        picture, or each over its own region when ``regions`` guide them."""
+        size = (content.shape[-1], content.shape[-2])
         with self._autocast():
             content_features = net(content)
             content_targets = {name: content_features[name].float() for name in config.content_layers}
-            style_targets = {name: 0 for name in config.style_layers}
-            for style, weight in zip(styles, blend, strict=True):
-                features = net(style)
-                for name in config.style_layers:
-                    statistics = style_statistics(features[name], config.style_loss)
-                    style_targets[name] = style_targets[name] + weight * statistics
+            style_features = [net(style) for style in styles]
+        if regions is None or not regions.guided:
+            targets = {
+                name: sum(
+                    weight * style_statistics(features[name], config.style_loss)
+                    for features, weight in zip(style_features, blend, strict=True)
+                )
+                for name in config.style_layers
+            }
+            keep = regions.keep_weights(size, self.device) if regions is not None else None
+            style_regions = [StyleRegion(targets, weights=None if keep is None else 1.0 - keep)]
+        else:
+            style_regions = self._guided_regions(style_features, styles, blend, config, regions, size)
         return Objective(
             content_targets,
-            style_targets,
+            style_regions,
             config.content_weight,
             config.style_weight,
             config.tv_weight,
             style_loss=config.style_loss,
             style_layer_weights=config.layer_weights,
         )
+
+    def _guided_regions(
+        self,
+        style_features: list[dict[str, Tensor]],
+        styles: list[Tensor],
+        blend: list[float],
+        config: StyleConfig,
+        regions: Regions,
+        size: tuple[int, int],
+    ) -> list[StyleRegion]:
+        """Each style over its own region of the picture, matched with its own part of the painting; styles whose
+        region is empty are left out."""
+        guided = []
+        for index, weights in enumerate(regions.style_weights(size, self.device)):
+            if float(weights.mean()) < EMPTY_MASK:
+                continue
+            style_size = (styles[index].shape[-1], styles[index].shape[-2])
+            source = regions.source_weights(index, style_size, self.device)
+            features = style_features[index]
+            targets = {
+                name: style_statistics(features[name], config.style_loss, region_at(source, features[name]))
+                for name in config.style_layers
+            }
+            # A region's loss counts by its area, so that each of its pixels is styled as firmly as without masks;
+            # the blend weights (equal by default) then scale each style against the others.
+            weight = float(weights.pow(2).mean()) * blend[index] * len(styles)
+            guided.append(StyleRegion(targets, weight, weights))
+        return guided
 
 
 def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tuple[int, int]]:
@@ -328,10 +403,12 @@ def _color_inputs(content: Tensor, styles: list[Tensor], mode: str) -> tuple[Ten
     return content, styles
 
 
-def _finish(image: Tensor, content: Tensor, mode: str) -> Tensor:
-    """The optimised image as the user sees it: clamped, and recoloured in luminance mode."""
+def _finish(image: Tensor, content: Tensor, mode: str, keep: Tensor | None = None) -> Tensor:
+    """The optimised image as the user sees it: clamped, recoloured in luminance mode, and the photo itself in the
+    keep-photo region ``keep`` (1, 1, H, W), if any."""
     image = image.detach().clamp(0, 1)
-    return images.with_chroma_of(image, content) if mode == "luminance" else image
+    image = images.with_chroma_of(image, content) if mode == "luminance" else image
+    return image if keep is None else keep * content + (1.0 - keep) * image
 
 
 def _initial_image(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 from PIL import Image
 
 from .conftest import EXAMPLES, ROOT
@@ -71,3 +72,30 @@ def test_cli_rejects_a_missing_file_and_bad_settings(tmp_path):
     assert too_small.returncode == 2 and "size must be a whole number from 32" in too_small.stderr
     mismatch = run_cli(str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "--style-weights", "1", "2")
     assert mismatch.returncode == 2 and "1 style images but 2 style weights" in mismatch.stderr
+
+
+def test_cli_paints_only_inside_the_mask(tmp_path):
+    """A mask file for the left half: the left half is painted, the right stays close to the photo."""
+    with Image.open(EXAMPLES / "cat.jpg") as cat:
+        width, height = cat.size
+    mask = Image.new("L", (width, height), 0)
+    mask.paste(255, (0, 0, width // 2, height))
+    mask.save(tmp_path / "left.png")
+    output = tmp_path / "out.png"
+    done = run_cli(
+        str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "-o", str(output), *TINY,
+        "--mask", str(tmp_path / "left.png"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Image.open(output) as picture, Image.open(EXAMPLES / "cat.jpg") as cat:
+        photo = np.asarray(cat.convert("RGB").resize(picture.size, Image.Resampling.LANCZOS), np.float32)
+        painted = np.asarray(picture.convert("RGB"), np.float32)
+    margin = picture.width // 8
+    inside = np.abs(painted - photo)[:, : picture.width // 2 - margin].mean()
+    outside = np.abs(painted - photo)[:, picture.width // 2 + margin :].mean()
+    assert outside < 8.0 and inside > 3 * outside, (inside, outside)
+    too_many = run_cli(
+        str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), *TINY,
+        "--mask", str(tmp_path / "left.png"), "--mask", str(tmp_path / "left.png"), "-o", str(tmp_path / "x.png"),
+    )  # fmt: skip
+    assert too_many.returncode == 2 and "2 masks but 1 style image" in too_many.stderr

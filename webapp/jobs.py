@@ -20,11 +20,11 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from styletransfer import OutOfMemoryError, Progress, StyleConfig, Stylizer, load_image
+from styletransfer import OutOfMemoryError, Progress, StyleConfig, Stylizer, load_image, scale_plan
 
 from . import render
 from .backbones import Backbones
-from .fitting import FittedDefaults, fit_defaults, measure_speed
+from .fitting import FittedDefaults, Speed, TimeLeft, fit_defaults, measure_speed
 from .job import Job, JobState
 from .meter import WorkMeter
 from .options import Bounds, bounds_for, build_config, defaults_for, options_from_config
@@ -77,6 +77,8 @@ class Studio:
         self.defaults = defaults or defaults_for(self.stylizer.device)
         self.fitted: FittedDefaults | None = None
         """What :meth:`fit_defaults` chose, once it has run."""
+        self.speed: Speed | None = None
+        """The device's speed, once :meth:`fit_defaults` has measured it: it gives the time left of each job."""
         self.bounds = bounds or bounds_for(self.stylizer.device)
         self.files = files or render.OutputFiles()
         self.meter = WorkMeter()
@@ -115,7 +117,8 @@ class Studio:
     def fit_defaults(self, target: float) -> FittedDefaults:
         """Time this device and make the page's defaults a job of about ``target`` seconds (see
         :mod:`webapp.fitting`); run it after :meth:`warm_up`."""
-        self.fitted = fit_defaults(self.defaults, measure_speed(self.stylizer, self.defaults), target)
+        self.speed = measure_speed(self.stylizer, self.defaults)
+        self.fitted = fit_defaults(self.defaults, self.speed, target)
         self.defaults = self.fitted.config
         return self.fitted
 
@@ -165,18 +168,20 @@ class Studio:
     ) -> Iterator[Outputs]:
         """The outputs of a job that has the device, event by event, until it ends or Stop is asked."""
         curve = render.LossCurve()
+        time_left = TimeLeft(self.speed, scale_plan(photo.size, config)) if self.speed is not None else None
         yield outputs(None, None, render.starting_status(hardware), None, None, None)
         last_yield = time.monotonic()
         for event in events:
             self.meter.iteration()
             job.add(event)
             curve.add(event)
+            seconds_left = time_left.seconds_left(event) if time_left is not None else None
             if job.stop_requested and not event.final:
                 return  # Stop shows the rest; nothing may overwrite it
             if event.final:
                 yield self._finished(event, job, curve, hardware)
             elif event.image is not None or time.monotonic() - last_yield >= STATUS_INTERVAL:
-                status = render.running_status(event, hardware)
+                status = render.running_status(event, hardware, seconds_left)
                 if event.image is None:
                     yield outputs(status=status)
                 else:

@@ -54,13 +54,15 @@ def waiting_status(hardware: str) -> str:
     return f"**Waiting…** another picture is being painted; this one starts as soon as it is done.\n\n{hardware}"
 
 
-def running_status(event: Progress, hardware: str) -> str:
-    """The status during a run: scale, iteration, elapsed time and an estimate of the time left."""
+def running_status(event: Progress, hardware: str, seconds_left: float | None = None) -> str:
+    """The status during a run: scale, iteration, elapsed time and the time left (``seconds_left``, or the
+    engine's own estimate when it is ``None``)."""
     width, height = event.size
+    left = event.seconds_left if seconds_left is None else seconds_left
     return (
         f"**Painting…** scale {event.scale + 1}/{event.scales} ({width}×{height} px) · "
         f"iteration {event.iteration}/{event.total_iterations} · {clock(event.elapsed)} elapsed · "
-        f"about {clock(event.seconds_left)} left\n\n{hardware}"
+        f"about {clock(left)} left\n\n{hardware}"
     )
 
 
