@@ -7,6 +7,7 @@
 from .config import SETTINGS, StyleConfig
 from .engine import OutOfMemoryError, Plan, Progress, Stylizer, scale_plan, stylize, stylize_image
 from .images import ImageError, load_image, open_image
+from .regions import load_mask
 from .settings import Setting
 from .weights import BackboneWeights, WeightsError, load_weights
 
@@ -22,6 +23,7 @@ __all__ = [
     "Stylizer",
     "WeightsError",
     "load_image",
+    "load_mask",
     "load_weights",
     "open_image",
     "scale_plan",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -156,7 +157,8 @@ def test_the_cli_the_api_and_the_config_are_made_from_one_table(client, studio):
     }
     flags = {action.dest: action for action in build_parser()._actions}
     config = StyleConfig()
-    assert set(parameters) == {"content", "style", "second_style", *OPTION_NAMES}
+    regions = {"regions", "mask", "second_mask", "keep_mask"}
+    assert set(parameters) == {"content", "style", "second_style", *OPTION_NAMES, *regions}
     assert set(SETTINGS) <= set(flags) and {f.name for f in fields(StyleConfig)} == set(SETTINGS)
     for name, described in SETTINGS.items():
         flag = flags[name]
@@ -191,3 +193,29 @@ def test_the_cli_the_api_and_the_config_are_made_from_one_table(client, studio):
     # the page's defaults are the table's, but for what the studio was given for its device (here: tiny jobs)
     changed = {name for name in SETTINGS if getattr(studio.defaults, name) != getattr(config, name)}
     assert changed == {name for name in SETTINGS if getattr(TINY_DEFAULTS, name) != getattr(config, name)}
+
+
+def test_a_mask_file_through_the_api_paints_inside_it_and_leaves_the_rest(client, tmp_path):
+    """A ``gradio_client`` user sends a plain mask image: the left half is painted, the right half much less."""
+    with Image.open(COFFEE) as coffee:
+        width, height = coffee.size
+        mask = Image.new("L", (width, height), 0)
+        mask.paste(255, (0, 0, width // 2, height))
+        mask.save(tmp_path / "left.png")
+        image, _, status, *_ = client.predict(
+            content=handle_file(str(COFFEE)),
+            style=handle_file(str(STYLE)),
+            mask=handle_file(str(tmp_path / "left.png")),
+            size=96,
+            multiscale=False,
+            iterations=30,
+            preview_every=0,
+            api_name="/stylize",
+        )
+        assert status.startswith("**Done**")
+        with Image.open(image) as picture:
+            painted = np.asarray(picture.convert("RGB"), np.float32)
+            photo = np.asarray(coffee.convert("RGB").resize(picture.size, Image.Resampling.LANCZOS), np.float32)
+    change = np.abs(painted - photo).mean(axis=(0, 2))
+    inside, outside = change[: 96 // 2 - 10].mean(), change[96 // 2 + 10 :].mean()
+    assert inside > 4 * outside and outside < 8.0, (inside, outside)

@@ -26,6 +26,7 @@ from . import render
 from .backbones import Backbones
 from .fitting import FittedDefaults, Speed, TimeLeft, fit_defaults, measure_speed
 from .job import Job, JobState
+from .masks import user_regions
 from .meter import WorkMeter
 from .options import Bounds, bounds_for, build_config, defaults_for, options_from_config
 
@@ -128,18 +129,25 @@ class Studio:
         style: str | None,
         second_style: str | None = None,
         job: Job | None = None,
+        *,
+        regions: dict[str, Any] | None = None,
+        mask: str | None = None,
+        second_mask: str | None = None,
+        keep_mask: str | None = None,
         **options: Any,
     ) -> Iterator[Outputs]:
         """Repaint ``content`` in the style of ``style`` (blended with ``second_style``, if given), live.
 
-        ``options`` are the Advanced panel's values (see :data:`~webapp.options.OPTION_NAMES`).
+        ``options`` are the Advanced panel's values (see :data:`~webapp.options.OPTION_NAMES`). The regions come
+        from the editor's layers (``regions``) or the mask files (see :func:`~webapp.masks.user_regions`).
         Yields the page's outputs: a waiting line while another job holds the device,
         then a preview (scaled to the output size) and the loss curve every
         ``preview_every`` iterations, the status line in between, and the final
         picture with its PNG, progress video and before/after pair at the end.
         Closing this generator, or Stop on ``job``, stops the engine.
         """
-        events, stylizer, config, photo = self._start(content, style, second_style, options)
+        given = {"editor": regions, "mask": mask, "second_mask": second_mask, "keep_mask": keep_mask}
+        events, stylizer, config, photo = self._start(content, style, second_style, given, options)
         hardware = render.hardware_line(stylizer)
         job = job if job is not None else Job()
         job.queue(content, photo)
@@ -224,7 +232,12 @@ class Studio:
         return image, None, note, download, video, comparison
 
     def _start(
-        self, content: str | None, style: str | None, second_style: str | None, options: dict[str, Any]
+        self,
+        content: str | None,
+        style: str | None,
+        second_style: str | None,
+        given_regions: dict[str, Any],
+        options: dict[str, Any],
     ) -> tuple[Iterator[Progress], Stylizer, StyleConfig, Image.Image]:
         """Check the inputs, open the photo at the output size (the "before" picture) and start the engine's
         generator; bad input raises ``gr.Error``."""
@@ -237,7 +250,9 @@ class Studio:
             config = build_config(options, second_style=second_style is not None, bounds=self.bounds)
             stylizer = self.backbones.get(options["backbone"])
             photo = load_image(content, max_side=config.size, name="content image")
-            return stylizer.stylize(content, styles, config), stylizer, config, photo
+            regions = user_regions(len(styles), **given_regions)
+            events = stylizer.stylize(content, styles, config, **regions.engine_arguments())
+            return events, stylizer, config, photo
         except ValueError as error:  # includes ImageError
             raise gr.Error(str(error), title="Cannot stylize") from None
 

@@ -17,6 +17,7 @@ from .job import Job
 from .jobs import Studio
 from .options import CPU_DEFAULTS, GPU_DEFAULTS, PAGE_EXTRAS, Bounds
 from .panel import option_widget
+from .regions_panel import region_widgets
 from .render import hardware_line
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -90,6 +91,10 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
             with gr.Column(min_width=320):
                 content, style, second_style, blend = _image_inputs(studio.bounds)
                 gallery = style_gallery()
+                with gr.Accordion(
+                    "Regions (optional): paint where each style goes", open=False, elem_id="regions-panel"
+                ):
+                    regions = region_widgets(content)
                 with gr.Row():
                     run_button = gr.Button("Stylize", variant="primary", elem_id="stylize", scale=2)
                     stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
@@ -98,6 +103,8 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                     options = option_widgets(studio)
             with gr.Column(min_width=320):
                 results = _result_widgets(studio)
+        with gr.Accordion("Regions (optional): paint where each style goes", open=False, elem_id="regions-panel"):
+            regions = region_widgets(content)
         with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
             gr.Markdown(HOW_IT_WORKS)
         with examples_slot:
@@ -114,7 +121,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         run = run_button.click(
             on_device(studio.stylize),
             inputs=[content, style, second_style, job],
-            inputs_kwargs={**options, "blend": blend},
+            inputs_kwargs={**options, "blend": blend, **regions},
             outputs=results,
             api_name="stylize",
             concurrency_limit=1,
