@@ -6,11 +6,16 @@ No browser is ever downloaded: playwright drives the system chromium.
 
 from __future__ import annotations
 
+import io
 import re
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.app_server import EXAMPLES, HANG_GUARD, TINY_DEFAULTS, bundled_studio, running_app, wait_until
 from webapp.jobs import Studio
@@ -222,3 +227,36 @@ def test_a_click_in_the_style_gallery_makes_that_painting_the_style(page, tmp_pa
     expect(page.locator("#style-image img")).to_have_attribute("src", re.compile(rf"{Path(name).name}$"))
     page.screenshot(path=tmp_path / "gallery.png", full_page=True)
     assert (tmp_path / "gallery.png").stat().st_size > 0
+
+
+def test_paint_a_region_with_the_mouse_and_only_it_is_painted(page, studio):
+    page.reload()
+    page.locator("#content-image input[type=file]").set_input_files(EXAMPLES / "coffee.jpg")
+    page.locator("#style-image input[type=file]").set_input_files(EXAMPLES / "style_swirls.jpg")
+    expect(page.locator("#content-image img")).to_be_visible()
+    page.get_by_text("Regions (optional)").first.click()
+    canvas = page.locator("#regions canvas").first
+    canvas.scroll_into_view_if_needed()
+    expect(page.locator("#regions")).to_contain_text("First style")  # the layer the brush paints on
+    box = canvas.bounding_box()
+    for across in (0.15, 0.2, 0.25, 0.3):  # a band down the left of the photo, a few strokes wide
+        page.mouse.move(box["x"] + across * box["width"], box["y"] + 0.1 * box["height"])
+        page.mouse.down()
+        for down in (0.3, 0.5, 0.7, 0.9):
+            page.mouse.move(box["x"] + across * box["width"], box["y"] + down * box["height"])
+        page.mouse.up()
+    expect(page.locator("#regions-preview img")).to_be_visible()  # the regions, tinted over the photo
+
+    page.locator("#stylize").click()
+    expect(page.locator("#status")).to_contain_text("Done")
+    finished(page)
+    source = page.locator("#result img").get_attribute("src")
+    with urllib.request.urlopen(urllib.parse.urljoin(page.url, source)) as response:
+        picture = Image.open(io.BytesIO(response.read())).convert("RGB")
+    with Image.open(EXAMPLES / "coffee.jpg") as coffee:
+        photo = np.asarray(coffee.convert("RGB").resize(picture.size, Image.Resampling.LANCZOS), np.float32)
+    change = np.abs(np.asarray(picture, np.float32) - photo).mean(axis=(0, 2))  # per column
+    width = picture.width
+    inside = change[round(0.15 * width) : round(0.3 * width)].mean()
+    outside = change[round(0.65 * width) :].mean()
+    assert inside > 3 * outside, (inside, outside)

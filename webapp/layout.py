@@ -91,10 +91,6 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
             with gr.Column(min_width=320):
                 content, style, second_style, blend = _image_inputs(studio.bounds)
                 gallery = style_gallery()
-                with gr.Accordion(
-                    "Regions (optional): paint where each style goes", open=False, elem_id="regions-panel"
-                ):
-                    regions = region_widgets(content)
                 with gr.Row():
                     run_button = gr.Button("Stylize", variant="primary", elem_id="stylize", scale=2)
                     stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
