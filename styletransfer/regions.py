@@ -52,12 +52,14 @@ def load_mask(source: images.ImageInput, *, name: str = "mask") -> Image.Image:
 class Regions:
     """The masks of one job, at the photo's output size (grey PIL images), feathered.
 
-    ``styles`` holds one mask per style image (``None``: everywhere the keep-photo
-    mask leaves), ``keep`` the region that stays a photo (or ``None``), and
-    ``style_sources`` one mask per style image on the style image itself (or ``None``).
+    ``styles`` holds one mask per style image (``None``: the rest of the photo,
+    where no other style's mask is), ``keep`` the region that stays a photo (or
+    ``None``), and ``style_sources`` one mask per style image on the style image
+    itself (or ``None``). The keep-photo region is taken out of every style's.
     """
 
     styles: tuple[Image.Image | None, ...]
+    """One mask per style image; ``None``: the rest of the photo, where no other style's mask is."""
     keep: Image.Image | None
     style_sources: tuple[Image.Image | None, ...]
 
@@ -71,8 +73,10 @@ class Regions:
         out."""
         keep = self.keep_weights(size, device)
         leave = 1.0 - keep if keep is not None else 1.0
-        everywhere = torch.ones(1, 1, size[1], size[0], device=device)
-        return [(everywhere if mask is None else _tensor(mask, size, device)) * leave for mask in self.styles]
+        given = [None if mask is None else _tensor(mask, size, device) for mask in self.styles]
+        painted = [weights for weights in given if weights is not None]
+        rest = 1.0 - torch.stack(painted).amax(dim=0) if painted else torch.ones(1, 1, size[1], size[0], device=device)
+        return [(rest if weights is None else weights) * leave for weights in given]
 
     def keep_weights(self, size: tuple[int, int], device: torch.device) -> Tensor | None:
         """The keep-photo region at ``size`` as a (1, 1, H, W) tensor in [0, 1], or ``None``."""
@@ -96,7 +100,9 @@ def make_regions(
     """The :class:`Regions` for a photo of ``photo_size`` and ``style_count`` style images, or ``None`` when no
     mask is given.
 
-    ``feather`` is the soft edge's width as a share of the photo's long side.
+    ``feather`` is the soft edge's width as a share of the photo's long side. A
+    style without a mask (``None``, or left out at the end) paints the rest of the
+    photo: everywhere when no style has a mask.
     Raises ``ValueError`` (``ImageError`` for files) with a readable message: more
     masks than style images, a file that is not an image, or masks that leave no
     region to paint. An all-black style mask means that style is not used.

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
-
-from styletransfer import ImageError, load_mask
+from PIL import Image
 
 #: The editor's layers, in order: each style's region, then the region that stays the photo.
 LAYERS = ("First style", "Second style", "Keep the photo")
@@ -54,17 +52,14 @@ def user_regions(
     keep_mask: str | None = None,
 ) -> UserRegions:
     """The regions of a job with ``style_count`` style images: painted in the editor if anything is painted
-    there, else the mask files. With two styles and one style's region alone, the other style paints the rest.
-    Raises ``ValueError`` for a region given for a second style that is not there."""
+    there, else the mask files. A style without a region paints the rest (see
+    :func:`styletransfer.regions.make_regions`). Raises ``ValueError`` for a region given for a second style that
+    is not there."""
     first, second, keep = painted_layers(editor)
     if first is None and second is None and keep is None:
         first, second, keep = mask, second_mask, keep_mask
     if second is not None and style_count < 2:
         raise ValueError("A region is given for a second style, but there is no second style image.")
-    if style_count == 2 and (first is None) != (second is None):
-        given = first if first is not None else second
-        rest = ImageOps.invert(_as_mask(given))
-        first, second = (given, rest) if first is not None else (rest, given)
     masks = (first, second)[:style_count]
     return UserRegions(() if all(m is None for m in masks) else masks, keep)
 
@@ -89,9 +84,3 @@ def _painted(layer: Any) -> Image.Image | None:
     alpha = image.convert("RGBA").getchannel("A")
     return alpha if alpha.getextrema()[1] > 0 else None
 
-
-def _as_mask(source: Image.Image | str) -> Image.Image:
-    try:
-        return load_mask(source, name="mask")
-    except ImageError as error:
-        raise ValueError(str(error)) from None
