@@ -83,4 +83,3 @@ def _painted(layer: Any) -> Image.Image | None:
     image = layer if isinstance(layer, Image.Image) else Image.open(layer)
     alpha = image.convert("RGBA").getchannel("A")
     return alpha if alpha.getextrema()[1] > 0 else None
-
