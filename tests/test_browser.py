@@ -105,15 +105,18 @@ def set_option(page: Page, name: str, value: int) -> None:
     """Type ``value`` into the number box of the Advanced panel's slider ``name``, as a user would.
 
     Retried a few times: a slider that the accordion has only just drawn can take
-    its initial value once more right after the first keystrokes.
+    its initial value once more right after the first keystrokes (on a busy machine,
+    even after the value has shown once, so it must still hold a second later).
     """
     box = page.locator(f"#option-{name} input[type=number]")
     slider = page.locator(f"#option-{name} input[type=range]")
-    for _ in range(4):
+    for _ in range(6):
         box.fill(str(value))
         box.press("Tab")
         try:
             expect(slider).to_have_value(str(value), timeout=2000)
+            page.wait_for_timeout(1000)
+            expect(slider).to_have_value(str(value), timeout=100)
             return
         except AssertionError:
             continue
