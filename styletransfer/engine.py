@@ -146,7 +146,7 @@ class Stylizer:
         regions = make_regions(
             content_image.size, len(style_images), masks, keep_mask, style_masks, feather=config.mask_feather
         )
-        return self._run(content_image, style_images, config, plan, regions)
+        return self._releasing(self._optimise(content_image, style_images, config, plan, regions), plan[-1][0])
 
     def stylize_image(
         self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings
@@ -158,18 +158,12 @@ class Stylizer:
                 return event.image
         raise RuntimeError("The stylization ended without a final image.")  # unreachable by construction
 
-    def _run(
-        self,
-        content_image: Image.Image,
-        style_images: list[Image.Image],
-        config: StyleConfig,
-        plan: Plan,
-        regions: Regions | None,
-    ) -> Iterator[Progress]:
-        """:meth:`_optimise`, handing the memory it used back however it ends, and saying so if it ran out."""
+    def _releasing(self, events: Iterator[Progress], size: tuple[int, int]) -> Iterator[Progress]:
+        """``events`` (a job's :meth:`_optimise`, towards a picture of ``size``), handing the memory it used back
+        however it ends, and saying so if it ran out."""
         ran_out = False
         try:
-            yield from self._optimise(content_image, style_images, config, plan, regions)
+            yield from events
         except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
             if not _is_out_of_memory(error):
                 raise
@@ -177,7 +171,7 @@ class Stylizer:
         finally:
             release_cached_memory(self.device)
         if ran_out:
-            width, height = plan[-1][0]
+            width, height = size
             raise OutOfMemoryError(
                 f"Ran out of memory on {device_label(self.device, self.precision)} at {width}×{height} pixels. "
                 "Try a smaller output size."
