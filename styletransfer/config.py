@@ -98,7 +98,7 @@ class StyleConfig:
     style_loss: str = setting(
         "gram", "choice", "Style loss",
         "what a style layer matches: its Gram matrix (Gatys), or its mean and covariance (2-Wasserstein)",
-        choices=(("gram", "Gram matrix"), ("wasserstein", "Mean and covariance")), row=4,
+        choices=(("gram", "Gram matrix"), ("wasserstein", "Mean and covariance")), row=5,
     )  # fmt: skip
     seed: int = setting(
         0, "whole", "Seed (for the noise start)", "random seed for the noise start", low=0, high=2**63 - 1, row=4,
@@ -132,7 +132,7 @@ class StyleConfig:
     mask_feather: float = setting(
         0.02, "number", "Soft edge between regions",
         "width of the soft edge where regions meet, as a share of the output's long side (0: hard edges)",
-        low=0.0, high=0.25, step=0.005,
+        low=0.0, high=0.25, step=0.005, row=5,
     )  # fmt: skip
 
     def __post_init__(self) -> None:

@@ -26,7 +26,7 @@ TINT = 0.55
 
 @dataclass(frozen=True)
 class UserRegions:
-    """The engine's masks for one job: one per style (``None``: everywhere) and the keep-photo mask."""
+    """The engine's masks for one job: one per style (``None``: the rest of the photo) and the keep-photo mask."""
 
     masks: tuple[Image.Image | str | None, ...] = ()
     keep: Image.Image | str | None = None
