@@ -77,9 +77,9 @@ def preview(photo: Image.Image | None, editor: dict[str, Any] | None) -> Image.I
     return Image.fromarray(picture.round().astype(np.uint8))
 
 
-def _painted(layer: Any) -> Image.Image | None:
+def _painted(layer: Image.Image | None) -> Image.Image | None:
+    """A layer's paint as a grey mask (the editor hands layers over as PIL images), or ``None`` without any."""
     if layer is None:
         return None
-    image = layer if isinstance(layer, Image.Image) else Image.open(layer)
-    alpha = image.convert("RGBA").getchannel("A")
+    alpha = layer.convert("RGBA").getchannel("A")
     return alpha if alpha.getextrema()[1] > 0 else None
