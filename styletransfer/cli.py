@@ -13,6 +13,7 @@ from tqdm import tqdm
 from .config import SETTINGS, StyleConfig
 from .engine import Stylizer
 from .images import ImageError
+from .memory import parse_memory, readable_bytes
 from .settings import Setting
 from .weights import WeightsError
 
@@ -20,6 +21,7 @@ from .weights import WeightsError
 _ARGUMENT_SHAPES: dict[str, dict[str, Any]] = {
     "whole": {"type": int},
     "number": {"type": float},
+    "bytes": {"type": lambda text: _memory_size(text), "metavar": "SIZE"},
     "choice": {},
     "numbers": {"type": float, "nargs": "+", "metavar": "W"},
     "names": {"nargs": "+", "metavar": "LAYER"},
@@ -82,11 +84,20 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
     return StyleConfig(**{name: getattr(args, name) for name in SETTINGS})
 
 
+def _memory_size(text: str) -> int:
+    try:
+        return parse_memory(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _range_of(described: Setting) -> str:
     if described.low is None:
         return ""
     if described.kind == "whole":
         return f"{described.low} to {described.high}; "
+    if described.kind == "bytes":
+        return f"{readable_bytes(described.low)} to {readable_bytes(described.high)}, as 2GB or 512MB; "
     return f"{described.low:g} to {described.high:g}; "
 
 

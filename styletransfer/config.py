@@ -117,6 +117,12 @@ class StyleConfig:
         "the largest job accepted: each scale's pixels times its iterations, summed, in millions (none: no limit)",
         low=0.0, high=1e9, optional=True,
     )  # fmt: skip
+    max_memory: int | None = setting(
+        None, "bytes", "Memory limit (bytes)",
+        "the most memory the job may take; a scale that would need more is evaluated in tiles, with the same "
+        "result (none: what the device has free)",
+        low=2**26, high=2**50, optional=True,
+    )  # fmt: skip
     content_layers: tuple[str, ...] = setting(
         CONTENT_LAYERS, "names", "Content layers", "the backbone layers whose features keep the photo's layout",
     )  # fmt: skip

@@ -19,13 +19,18 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import images
+from . import images, tiling
 from .config import MIN_SIDE, StyleConfig
 from .device import Precision, device_label, pick_device, pick_precision, release_cached_memory
 from .features import VGG19Features
-from .losses import LossTerms, Objective, StyleRegion, region_at, style_statistics
+from .losses import LossTerms, Objective, StyleRegion
+from .memory import MemoryPlan, available_memory, plan_scale
 from .regions import EMPTY_MASK, Regions, make_regions
+from .tiling import Tile, assembled, cut, statistics
 from .weights import BackboneWeights, load_weights
+
+#: A tiled evaluation's first pass, a forward without gradients, against one forward and backward.
+TILED_FIRST_PASS = 1 / 3
 
 Plan = list[tuple[tuple[int, int], int]]
 """A job's scales, coarse to fine: each one's (width, height) and its iterations (see :func:`scale_plan`)."""
@@ -66,6 +71,9 @@ class Progress:
     final: bool = False
     note: str | None = None
     """Why the job ended early, when it did (the time limit)."""
+    tiles: int = 1
+    """How many tiles this scale's evaluations are cut into to fit in memory (1: the whole picture at once; see
+    :mod:`styletransfer.tiling`)."""
 
     @property
     def seconds_left(self) -> float:
@@ -189,8 +197,14 @@ class Stylizer:
         iteration."""
         start = time.perf_counter()
         total = sum(steps for _, steps in plan)
-        work = [steps * width * height for (width, height), steps in plan]
-        net = self.network(config.content_layers + config.style_layers, config.pooling)
+        layers = config.content_layers + config.style_layers
+        budget = config.max_memory or available_memory(self.device)
+        memory = [plan_scale(size, layers, budget) for size, _ in plan]
+        work = [
+            steps * _evaluation_cost(size, layers, scale_memory)
+            for (size, steps), scale_memory in zip(plan, memory, strict=True)
+        ]
+        net = self.network(layers, config.pooling)
         blend = _normalised_blend(config.style_weights, len(style_images))
         generator = torch.Generator().manual_seed(config.seed)
         image: Tensor | None = None
@@ -202,11 +216,13 @@ class Stylizer:
                 for s in style_images
             ]
             target_content, styles = _color_inputs(content, styles, config.preserve_color)
-            objective = self._objective(net, target_content, styles, blend, config, regions)
+            tiles = _tiles_of(memory[scale], layers)
+            objective = self._objective(net, target_content, styles, blend, config, regions, tiles, budget)
             keep = regions.keep_weights((width, height), self.device) if regions is not None else None
             image = _initial_image(image, target_content, styles[0], config.init, generator)
             image.requires_grad_(True)
-            step = _make_step(image, objective, net, config, self._autocast)
+            evaluation = Evaluation(net, objective, self._autocast, tiles if memory[scale].tiled else None)
+            step = _make_step(image, evaluation, config, memory[scale].history)
             for step_index in range(1, steps + 1):
                 terms = step()
                 done += 1
@@ -232,6 +248,7 @@ class Stylizer:
                     note=f"Stopped at the {config.time_limit:g} s time limit; this is the picture so far."
                     if out_of_time
                     else None,
+                    tiles=memory[scale].tiles,
                 )
                 if final:
                     return
@@ -265,26 +282,44 @@ class Stylizer:
         blend: list[float],
         config: StyleConfig,
         regions: Regions | None,
+        tiles: list[Tile],
+        budget: int,
     ) -> Objective:
         """The objective at one scale: the content's features, and each style's statistics, blended over the whole
-        picture, or each over its own region when ``regions`` guide them."""
+        picture, or each over its own region when ``regions`` guide them. ``tiles`` cut the content, and each
+        style image is cut as ``budget`` bytes allow (see :mod:`styletransfer.tiling`)."""
         size = (content.shape[-1], content.shape[-2])
-        with self._autocast():
-            content_features = net(content)
-            content_targets = {name: content_features[name].float() for name in config.content_layers}
-            style_features = [net(style) for style in styles]
-        if regions is None or not regions.guided:
-            targets = {
-                name: sum(
-                    weight * style_statistics(features[name], config.style_loss)
-                    for features, weight in zip(style_features, blend, strict=True)
-                )
+        layers = config.content_layers + config.style_layers
+        content_targets = {
+            name: features.float()
+            for name, features in assembled(net, content, tiles, config.content_layers, self._autocast).items()
+        }
+        guided = regions is not None and regions.guided
+        sources = [
+            regions.source_weights(index, (style.shape[-1], style.shape[-2]), self.device) if guided else None
+            for index, style in enumerate(styles)
+        ]
+        style_targets = [
+            statistics(
+                net,
+                style,
+                _tiles_of(plan_scale((style.shape[-1], style.shape[-2]), layers, budget, keeps_picture=False), layers),
+                self._autocast,
+                config.style_layers,
+                config.style_loss,
+                source,
+            )
+            for style, source in zip(styles, sources, strict=True)
+        ]
+        if not guided:
+            blended = {
+                name: sum(weight * targets[name] for targets, weight in zip(style_targets, blend, strict=True))
                 for name in config.style_layers
             }
             keep = regions.keep_weights(size, self.device) if regions is not None else None
-            style_regions = [StyleRegion(targets, weights=None if keep is None else 1.0 - keep)]
+            style_regions = [StyleRegion(blended, weights=None if keep is None else 1.0 - keep)]
         else:
-            style_regions = self._guided_regions(style_features, styles, blend, config, regions, size)
+            style_regions = _guided_regions(style_targets, blend, regions.style_weights(size, self.device))
         return Objective(
             content_targets,
             style_regions,
@@ -295,33 +330,36 @@ class Stylizer:
             style_layer_weights=config.layer_weights,
         )
 
-    def _guided_regions(
-        self,
-        style_features: list[dict[str, Tensor]],
-        styles: list[Tensor],
-        blend: list[float],
-        config: StyleConfig,
-        regions: Regions,
-        size: tuple[int, int],
-    ) -> list[StyleRegion]:
-        """Each style over its own region of the picture, matched with its own part of the painting; styles whose
-        region is empty are left out."""
-        guided = []
-        for index, weights in enumerate(regions.style_weights(size, self.device)):
-            if float(weights.mean()) < EMPTY_MASK:
-                continue
-            style_size = (styles[index].shape[-1], styles[index].shape[-2])
-            source = regions.source_weights(index, style_size, self.device)
-            features = style_features[index]
-            targets = {
-                name: style_statistics(features[name], config.style_loss, region_at(source, features[name]))
-                for name in config.style_layers
-            }
-            # A region's loss counts by its area, so that each of its pixels is styled as firmly as without masks;
-            # the blend weights (equal by default) then scale each style against the others.
-            weight = float(weights.pow(2).mean()) * blend[index] * len(styles)
-            guided.append(StyleRegion(targets, weight, weights))
-        return guided
+
+def _guided_regions(
+    style_targets: list[dict[str, Tensor]], blend: list[float], region_weights: list[Tensor]
+) -> list[StyleRegion]:
+    """Each style over its own region of the picture (``region_weights``), matched with its own part of the
+    painting (``style_targets``); styles whose region is empty are left out."""
+    guided = []
+    for index, (targets, weights) in enumerate(zip(style_targets, region_weights, strict=True)):
+        if float(weights.mean()) < EMPTY_MASK:
+            continue
+        # A region's loss counts by its area, so that each of its pixels is styled as firmly as without masks;
+        # the blend weights (equal by default) then scale each style against the others.
+        weight = float(weights.pow(2).mean()) * blend[index] * len(style_targets)
+        guided.append(StyleRegion(targets, weight, weights))
+    return guided
+
+
+def _tiles_of(memory: MemoryPlan, layers: tuple[str, ...]) -> list[Tile]:
+    """The tiles of a scale as its memory plan says (one tile, the whole picture, where it is untiled)."""
+    width, height = memory.size
+    return cut((height, width), memory.core or max(width, height), layers)
+
+
+def _evaluation_cost(size: tuple[int, int], layers: tuple[str, ...], memory: MemoryPlan) -> float:
+    """One evaluation's work in pixels: the picture's, or in tiles every window's, plus the first pass's
+    forward (about a third of a forward and backward)."""
+    if not memory.tiled:
+        return size[0] * size[1]
+    windows = sum((t.window[2] - t.window[0]) * (t.window[3] - t.window[1]) for t in _tiles_of(memory, layers))
+    return windows * (1 + TILED_FIRST_PASS)
 
 
 def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tuple[int, int]]:
@@ -419,22 +457,35 @@ def _initial_image(
     return content.clone()
 
 
-def _make_step(image: Tensor, objective: Objective, net: VGG19Features, config: StyleConfig, autocast):
-    """Return a function that runs one optimiser iteration and returns the loss terms."""
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of the objective at the picture, its gradient left in the picture's ``grad``: the whole
+    picture at once, or tile by tile (``tiles``) with the same result."""
 
-    def evaluate() -> LossTerms:
-        with autocast():
-            features = net(image)
-        terms = objective(features, image)
+    net: VGG19Features
+    objective: Objective
+    autocast: tiling.Autocast
+    tiles: list[Tile] | None = None
+
+    def __call__(self, image: Tensor) -> LossTerms:
+        if self.tiles is not None:
+            return tiling.evaluate(image, self.net, self.objective, self.tiles, self.autocast)
+        with self.autocast():
+            features = self.net(image)
+        terms = self.objective(features, image)
         terms["total"].backward()
         return {name: term.detach() for name, term in terms.items()}
 
+
+def _make_step(image: Tensor, evaluate: Evaluation, config: StyleConfig, history: int):
+    """Return a function that runs one optimiser iteration and returns the loss terms; L-BFGS keeps ``history``
+    steps."""
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam([image], lr=config.learning_rate)
 
         def adam_step() -> LossTerms:
             optimizer.zero_grad(set_to_none=True)
-            terms = evaluate()
+            terms = evaluate(image)
             optimizer.step()
             with torch.no_grad():
                 image.clamp_(0, 1)
@@ -445,13 +496,13 @@ def _make_step(image: Tensor, objective: Objective, net: VGG19Features, config: 
     # One evaluation per step: L-BFGS keeps its curvature history between calls.
     # Zero tolerances: relative losses are small numbers, and the defaults would stop early.
     optimizer = torch.optim.LBFGS(
-        [image], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
+        [image], lr=1.0, max_iter=1, history_size=history, tolerance_grad=0.0, tolerance_change=0.0
     )
     last_terms: list[LossTerms] = []
 
     def closure() -> Tensor:
         optimizer.zero_grad(set_to_none=True)
-        terms = evaluate()
+        terms = evaluate(image)
         last_terms.append(terms)
         return terms["total"]
 

@@ -118,3 +118,23 @@ def _layer_order(name: str) -> int:
         if conv_name == kind_free:
             return position
     raise ValueError(f"Unknown VGG19 layer {name!r}; use names such as 'relu4_2' or 'conv1_1'.")
+
+
+def layer_stride(name: str) -> int:
+    """How many input pixels one cell of ``name`` steps over: 2 for every pooling before it."""
+    return 2 ** (int(name.replace("relu", "conv")[4]) - 1)
+
+
+def layer_reach(name: str) -> int:
+    """How far, in input pixels, a cell's receptive field at ``name`` reaches past the cell's own footprint
+    (its ``layer_stride`` × ``layer_stride`` pixels) on each side: each 3×3 convolution adds one cell of its own
+    stride, poolings add nothing (relu5_1: 70)."""
+    position = _layer_order(name)
+    return sum(layer_stride(conv_name) for conv_name, *_rest in VGG19_CONVS[: position + 1])
+
+
+def layer_size(size: tuple[int, int], name: str) -> tuple[int, int]:
+    """The (height, width) of ``name``'s map for an input of (height, width) ``size``: each pooling halves it,
+    rounding down."""
+    stride = layer_stride(name)
+    return size[0] // stride, size[1] // stride

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from .tiling import Tile
 
 
 def gram_matrix(features: Tensor, weights: Tensor | None = None) -> Tensor:
@@ -32,19 +36,54 @@ def gram_matrix(features: Tensor, weights: Tensor | None = None) -> Tensor:
     ``weights`` (N or 1, 1, H, W), the Gram of a region (a guided Gram): each
     position counts by its weight squared, and the sum is divided by theirs.
     """
+    (gram,) = moments(features, position_shares(weights, features.shape[-2:]), "gram")
+    return gram
+
+
+Shares = Tensor | float
+"""Each position's share in a statistic: a map (N or 1, 1, H, W) summing to one over the whole picture, or one
+number for every position alike."""
+
+Moments = tuple[Tensor, ...]
+"""Sums over positions that a style loss's statistics are made of (see :func:`moments`): summed over parts of a
+picture, they give the whole picture's."""
+
+
+def position_shares(weights: Tensor | None, size: Sequence[int]) -> Shares:
+    """Each position's share (1, 1, H, W) of a map of (H, W) ``size`` in a region's statistics: the region
+    ``weights`` (at that size) squared, summing to one (as Gatys et al. weigh guided features); for no region,
+    ``1 / (H·W)``."""
+    if weights is None:
+        return 1.0 / (size[0] * size[1])
+    squared = weights.float().pow(2)
+    return squared / squared.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
+
+
+def moments(features: Tensor, shares: Shares, kind: str) -> Moments:
+    """The sums a style loss of ``kind`` is made of, over ``features`` (N, C, H, W), each position weighed by its
+    ``shares``: ``"gram"``, the second moment Σ s·f·fᵀ (N, C, C); ``"wasserstein"``, also the mean Σ s·f (N, C),
+    first."""
     n, c, h, w = features.shape
     flat = features.reshape(n, c, h * w).float()
-    if weights is None:
-        return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
-    share = _position_shares(weights, h * w)
-    return torch.bmm(flat * share, flat.transpose(1, 2))
+    if isinstance(shares, float):
+        second = torch.bmm(flat, flat.transpose(1, 2)) * shares  # no weighted copy of the features
+        first = flat.sum(dim=2) * shares if kind == "wasserstein" else None
+    else:
+        weighted = flat * shares.reshape(shares.shape[0], 1, h * w)
+        second = torch.bmm(weighted, flat.transpose(1, 2))
+        first = weighted.sum(dim=2) if kind == "wasserstein" else None
+    return (second,) if first is None else (first, second)
 
 
-def _position_shares(weights: Tensor, positions: int) -> Tensor:
-    """Region weights (N or 1, 1, H, W) as each position's share (N or 1, 1, H·W) of the region: weight squared,
-    summing to one (as Gatys et al. weigh guided features)."""
-    squared = weights.reshape(weights.shape[0], 1, positions).float().pow(2)
-    return squared / squared.sum(dim=2, keepdim=True).clamp_min(1e-12)
+def statistics_of(parts: Moments, kind: str) -> Tensor:
+    """The statistics a style loss of ``kind`` compares, from its :func:`moments`, packed in one tensor so that
+    blends are weighted sums: ``"gram"``, the Gram matrix (N, C, C); ``"wasserstein"``, the covariance with the
+    mean appended as a last row (N, C + 1, C)."""
+    if kind == "gram":
+        return parts[0]
+    mean, second = parts
+    covariance = second - mean.unsqueeze(2) * mean.unsqueeze(1)
+    return torch.cat([covariance, mean.unsqueeze(1)], dim=1)
 
 
 def relative_distance(value: Tensor, target: Tensor) -> Tensor:
@@ -59,37 +98,26 @@ class ContentLoss(nn.Module):
     def __init__(self, target: Tensor) -> None:
         super().__init__()
         self.register_buffer("target", target.detach().float())
+        self.target_norm = self.target.pow(2).sum().clamp_min(1e-12)
 
-    def forward(self, features: Tensor) -> Tensor:
-        return relative_distance(features, self.target)
+    def forward(self, features: Tensor, place: tuple[slice, slice] | None = None) -> Tensor:
+        """The distance, or with ``place`` (rows, columns of the target's map) the part of it that ``features``,
+        the cells at that place, make up."""
+        target = self.target if place is None else self.target[..., place[0], place[1]]
+        return (features.float() - target).pow(2).sum() / self.target_norm
 
 
 def mean_and_covariance(features: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The per-channel mean (N, C) and covariance (N, C, C) of ``features`` (N, C, H, W) over positions, in fp32;
     with ``weights``, over a region (see :func:`gram_matrix`)."""
-    n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w).float()
-    share = (
-        torch.full((1, 1, h * w), 1.0 / (h * w), device=flat.device)
-        if weights is None
-        else _position_shares(weights, h * w)
-    )
-    mean = (flat * share).sum(dim=2)
-    centred = flat - mean.unsqueeze(2)
-    return mean, torch.bmm(centred * share, centred.transpose(1, 2))
+    packed = style_statistics(features, "wasserstein", weights)
+    return packed[:, -1], packed[:, :-1]
 
 
 def style_statistics(features: Tensor, kind: str, weights: Tensor | None = None) -> Tensor:
-    """The statistics a style loss of ``kind`` compares, packed in one tensor so that blends are weighted sums;
-    with ``weights``, of a region only (see :func:`gram_matrix`).
-
-    ``"gram"``: the Gram matrix (N, C, C). ``"wasserstein"``: the covariance with the
-    mean appended as a last row (N, C + 1, C).
-    """
-    if kind == "gram":
-        return gram_matrix(features, weights)
-    mean, covariance = mean_and_covariance(features, weights)
-    return torch.cat([covariance, mean.unsqueeze(1)], dim=1)
+    """The statistics a style loss of ``kind`` compares (see :func:`statistics_of`); with ``weights``, of a region
+    only (see :func:`gram_matrix`)."""
+    return statistics_of(moments(features, position_shares(weights, features.shape[-2:]), kind), kind)
 
 
 def _psd_sqrt(matrix: Tensor) -> Tensor:
@@ -114,13 +142,18 @@ class StyleLoss(nn.Module):
 
     def forward(self, features: Tensor, weights: Tensor | None = None) -> Tensor:
         """The distance of ``features``' statistics (of the region ``weights``, if given) from the target's."""
-        if self.kind == "gram":
-            return relative_distance(gram_matrix(features, weights), self.target)
-        return self._wasserstein(features, weights)
+        return self.distance(moments(features, position_shares(weights, features.shape[-2:]), self.kind))
 
-    def _wasserstein(self, features: Tensor, weights: Tensor | None) -> Tensor:
+    def distance(self, parts: Moments) -> Tensor:
+        """The distance of the statistics made of ``parts`` (see :func:`moments`) from the target's."""
+        if self.kind == "gram":
+            return relative_distance(parts[0], self.target)
+        return self._wasserstein(parts)
+
+    def _wasserstein(self, parts: Moments) -> Tensor:
         """W2² = ‖μ − μₛ‖² + tr Σ + tr Σₛ − 2 tr (Σₛ^½ Σ Σₛ^½)^½, relative to the painting's ‖μₛ‖² + tr Σₛ."""
-        mean, covariance = mean_and_covariance(features, weights)
+        packed = statistics_of(parts, self.kind)
+        mean, covariance = packed[:, -1], packed[:, :-1]
         root = self.target_covariance_sqrt
         # The eigenvalues' square roots: their gradient grows without bound near zero, so tiny ones are floored.
         product = root @ covariance @ root
@@ -165,6 +198,12 @@ class Objective(nn.Module):
     :class:`StyleRegion`'s loss (a dict of targets is one region: the whole
     picture); a region's loss is the mean of its layers' losses weighted by
     ``style_layer_weights`` (equal by default).
+
+    The content term and the style term's :func:`moments` are sums over the
+    picture's cells, so they can also be taken a tile at a time
+    (:mod:`styletransfer.tiling`): ``content_part`` and ``style_moments`` with
+    a ``tile`` give one tile's share, ``style_of`` the style term of the summed
+    moments, and ``weighted`` the terms.
     """
 
     def __init__(
@@ -181,47 +220,81 @@ class Objective(nn.Module):
         super().__init__()
         regions = [StyleRegion(style_targets)] if isinstance(style_targets, dict) else list(style_targets)
         layers = list(regions[0].targets)
+        self.kind = style_loss
         self.content_losses = nn.ModuleDict({name: ContentLoss(t) for name, t in content_targets.items()})
         self.style_losses = nn.ModuleList(
             nn.ModuleDict({name: StyleLoss(t, style_loss) for name, t in region.targets.items()}) for region in regions
         )
         self.region_weights = [region.weight for region in regions]
         self.regions = [region.weights for region in regions]
-        self._layer_regions: dict[tuple[int, str], Tensor | None] = {}
+        self._shares: dict[tuple[int, str], Shares] = {}
         layer_weights = style_layer_weights or dict.fromkeys(layers, 1.0)
         total_weight = sum(layer_weights[name] for name in layers)
         self.style_layer_weights = {name: layer_weights[name] / total_weight for name in layers}
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
 
     def forward(self, features: dict[str, Tensor], image: Tensor) -> LossTerms:
-        raw = {
-            "content": _mean(loss(features[name]) for name, loss in self.content_losses.items()),
-            "style": sum(
-                weight * self._style(index, losses, features)
-                for index, (weight, losses) in enumerate(zip(self.region_weights, self.style_losses, strict=True))
-            ),
-            "tv": total_variation(image.float()),
-        }
+        """The terms for the whole picture's ``features`` and the picture ``image`` itself."""
+        return self.weighted(
+            self.content_part(features), self.style_of(self.style_moments(features)), total_variation(image.float())
+        )
+
+    def weighted(self, content: Tensor, style: Tensor, tv: Tensor) -> LossTerms:
+        """The named terms, each multiplied by its weight, and their total."""
+        raw = {"content": content, "style": style, "tv": tv}
         weighted = {name: self.weights[name] * value for name, value in raw.items()}
         return {"total": sum(weighted.values()), **weighted}
 
-    def _style(self, index: int, losses: nn.ModuleDict, features: dict[str, Tensor]) -> Tensor:
-        """Region ``index``'s style loss: its layers' losses, weighted."""
-        return sum(
-            self.style_layer_weights[name] * loss(features[name], self._region_at(index, name, features[name]))
-            for name, loss in losses.items()
+    def content_part(self, features: dict[str, Tensor], tile: Tile | None = None) -> Tensor:
+        """The content loss of ``features``, or with ``tile`` the share of it that the tile's own cells make up
+        (the tiles' shares sum to the whole picture's loss)."""
+        return _mean(
+            loss(features[name]) if tile is None else loss(tile.own_cells(name, features[name]), tile.place(name))
+            for name, loss in self.content_losses.items()
         )
 
-    def _region_at(self, index: int, layer: str, features: Tensor) -> Tensor | None:
-        """Region ``index`` at ``layer``'s size, computed once."""
+    def style_moments(self, features: dict[str, Tensor], tile: Tile | None = None) -> dict[tuple[int, str], Moments]:
+        """Each region's and style layer's :func:`moments` of ``features``, or with ``tile`` of the tile's own
+        cells only (the tiles' moments sum to the whole picture's)."""
+        return {
+            (index, name): own_moments(
+                features[name], name, tile, self._shares_at(index, name, features, tile), self.kind
+            )
+            for index, losses in enumerate(self.style_losses)
+            for name in losses
+        }
+
+    def style_of(self, parts: dict[tuple[int, str], Moments]) -> Tensor:
+        """The style loss of the whole picture, from its :meth:`style_moments`: each region's layers' losses
+        weighted, and the regions' summed by their weights."""
+        return sum(
+            weight
+            * sum(self.style_layer_weights[name] * loss.distance(parts[index, name]) for name, loss in losses.items())
+            for index, (weight, losses) in enumerate(zip(self.region_weights, self.style_losses, strict=True))
+        )
+
+    def _shares_at(self, index: int, layer: str, features: dict[str, Tensor], tile: Tile | None) -> Shares:
+        """Each cell's share in region ``index`` on ``layer``'s map of the whole picture; computed once."""
         key = (index, layer)
-        if key not in self._layer_regions:
-            self._layer_regions[key] = region_at(self.regions[index], features)
-        return self._layer_regions[key]
+        if key not in self._shares:
+            size = tuple(features[layer].shape[-2:]) if tile is None else tile.layer_shape(layer)
+            self._shares[key] = position_shares(region_at(self.regions[index], size), size)
+        return self._shares[key]
 
 
-def region_at(weights: Tensor | None, features: Tensor) -> Tensor | None:
-    """Region ``weights`` (1, 1, H, W) at the size of a layer's ``features``: each cell's share in the region,
+def own_moments(features: Tensor, layer: str, tile: Tile | None, shares: Shares, kind: str) -> Moments:
+    """The :func:`moments` of a layer's ``features`` with the whole map's ``shares``: of all of them, or of the
+    ``tile``'s own cells only (``features`` then being the tile window's map)."""
+    if tile is None:
+        return moments(features, shares, kind)
+    if not isinstance(shares, float):
+        rows, columns = tile.place(layer)
+        shares = shares[..., rows, columns]
+    return moments(tile.own_cells(layer, features), shares, kind)
+
+
+def region_at(weights: Tensor | None, size: Sequence[int]) -> Tensor | None:
+    """Region ``weights`` (1, 1, H, W) on a layer's map of (H, W) ``size``: each cell's share in the region,
     eroded by one cell (as Gatys et al. erode their guides), so that cells whose receptive fields straddle a
     border count less; ``None`` (the whole picture) stays ``None``.
 
@@ -229,7 +302,7 @@ def region_at(weights: Tensor | None, features: Tensor) -> Tensor | None:
     against plain resizing, and two styles met with a softer seam."""
     if weights is None:
         return None
-    cells = F.adaptive_avg_pool2d(weights, features.shape[-2:])
+    cells = F.adaptive_avg_pool2d(weights, tuple(size))
     return -F.max_pool2d(-cells, 3, stride=1, padding=1)
 
 

@@ -12,9 +12,10 @@ import math
 from dataclasses import Field, dataclass, field, fields, replace
 from typing import Any, Literal
 
-Kind = Literal["whole", "number", "choice", "numbers", "names", "switch"]
-"""``whole``/``number``: one integer/float in [low, high]; ``choice``: one of ``choices``; ``numbers``/``names``:
-one or more floats/strings; ``switch``: true or false."""
+Kind = Literal["whole", "number", "bytes", "choice", "numbers", "names", "switch"]
+"""``whole``/``number``: one integer/float in [low, high]; ``bytes``: a whole number of bytes in [low, high]
+(written ``2GB`` or ``512MB`` on the command line); ``choice``: one of ``choices``; ``numbers``/``names``: one or
+more floats/strings; ``switch``: true or false."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,12 @@ class Setting:
             if not isinstance(value, bool):
                 raise ValueError(f"{self.name} must be true or false; got {value!r}.")
             return value
-        if self.kind == "whole":
+        if self.kind in ("whole", "bytes"):
             if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
-                raise ValueError(f"{self.name} must be a whole number from {self.low} to {self.high}; got {value!r}.")
+                unit = " bytes" if self.kind == "bytes" else ""
+                raise ValueError(
+                    f"{self.name} must be a whole number from {self.low} to {self.high}{unit}; got {value!r}."
+                )
             return value
         if self.kind == "number":
             if not _is_number(value) or not self.low <= value <= self.high:
