@@ -17,11 +17,20 @@ from .memory import parse_memory, readable_bytes
 from .settings import Setting
 from .weights import WeightsError
 
+
+def _memory_size(text: str) -> int:
+    """Bytes from a size such as ``2GB``, as argparse wants a parsing error."""
+    try:
+        return parse_memory(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 #: How each kind of setting is read from the command line (see :class:`~styletransfer.settings.Setting`).
 _ARGUMENT_SHAPES: dict[str, dict[str, Any]] = {
     "whole": {"type": int},
     "number": {"type": float},
-    "bytes": {"type": lambda text: _memory_size(text), "metavar": "SIZE"},
+    "bytes": {"type": _memory_size, "metavar": "SIZE"},
     "choice": {},
     "numbers": {"type": float, "nargs": "+", "metavar": "W"},
     "names": {"nargs": "+", "metavar": "LAYER"},
@@ -84,13 +93,6 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
     return StyleConfig(**{name: getattr(args, name) for name in SETTINGS})
 
 
-def _memory_size(text: str) -> int:
-    try:
-        return parse_memory(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def _range_of(described: Setting) -> str:
     if described.low is None:
         return ""
@@ -133,16 +135,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_with_progress_bar(events, output: Path, description: str) -> None:
+    """Follow the job with a bar of its work done (each scale's pixels × iterations, tiles' margins counted), so
+    that its time left holds when the last scales cost far more per iteration; save previews and the picture."""
     print(description, file=sys.stderr)
-    with tqdm(desc="stylizing", unit="it", file=sys.stderr, dynamic_ncols=True) as bar:
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}] {postfix}"
+    with tqdm(desc="stylizing", total=1.0, bar_format=bar_format, file=sys.stderr, dynamic_ncols=True) as bar:
         for event in events:
-            bar.total = event.total_iterations
+            tiles = f" in {event.tiles} tiles" if event.tiles > 1 else ""
             bar.set_postfix_str(
-                f"scale {event.scale + 1}/{event.scales} {event.size[0]}×{event.size[1]} "
-                f"style {event.losses['style']:.3g} content {event.losses['content']:.3g}",
+                f"iteration {event.iteration}/{event.total_iterations} · scale {event.scale + 1}/{event.scales} "
+                f"{event.size[0]}×{event.size[1]}{tiles} · style {event.losses['style']:.3g} "
+                f"content {event.losses['content']:.3g}",
                 refresh=False,
             )
-            bar.update(1)
+            bar.update(event.fraction_done - bar.n)
             if event.image is None:
                 continue
             target = output if event.final else output.with_name(f"{output.stem}.preview{output.suffix}")

@@ -26,9 +26,11 @@ from .features import VGG19Features
 from .losses import LossTerms, Objective, StyleRegion
 from .memory import MemoryPlan, available_memory, plan_scale
 from .regions import EMPTY_MASK, Regions, make_regions
-from .tiling import Tile, assembled, cut, statistics
+from .tiling import Tile, assembled, cut, statistics, whole
 from .weights import BackboneWeights, load_weights
 
+#: Above this long side (print sizes), a job's plan adds one scale per doubling (see :func:`scale_sizes`).
+PRINT_SIDE = 1024
 #: A tiled evaluation's first pass, a forward without gradients, against one forward and backward.
 TILED_FIRST_PASS = 1 / 3
 
@@ -154,7 +156,11 @@ class Stylizer:
         regions = make_regions(
             content_image.size, len(style_images), masks, keep_mask, style_masks, feather=config.mask_feather
         )
-        return self._releasing(self._optimise(content_image, style_images, config, plan, regions), plan[-1][0])
+        budget = config.max_memory or available_memory(self.device)
+        layers = config.content_layers + config.style_layers
+        memory = [plan_scale(size, layers, budget) for size, _ in plan]
+        job = self._optimise(content_image, style_images, config, plan, regions, memory, budget)
+        return self._releasing(job, plan[-1][0])
 
     def stylize_image(
         self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings
@@ -192,14 +198,14 @@ class Stylizer:
         config: StyleConfig,
         plan: Plan,
         regions: Regions | None,
+        memory: list[MemoryPlan],
+        budget: int,
     ) -> Iterator[Progress]:
-        """The coarse-to-fine optimisation itself, scale by scale as ``plan`` says: a :class:`Progress` after every
-        iteration."""
+        """The coarse-to-fine optimisation itself, scale by scale as ``plan`` says, each within its ``memory``
+        plan (of ``budget`` bytes in all): a :class:`Progress` after every iteration."""
         start = time.perf_counter()
         total = sum(steps for _, steps in plan)
         layers = config.content_layers + config.style_layers
-        budget = config.max_memory or available_memory(self.device)
-        memory = [plan_scale(size, layers, budget) for size, _ in plan]
         work = [
             steps * _evaluation_cost(size, layers, scale_memory)
             for (size, steps), scale_memory in zip(plan, memory, strict=True)
@@ -350,7 +356,7 @@ def _guided_regions(
 def _tiles_of(memory: MemoryPlan, layers: tuple[str, ...]) -> list[Tile]:
     """The tiles of a scale as its memory plan says (one tile, the whole picture, where it is untiled)."""
     width, height = memory.size
-    return cut((height, width), memory.core or max(width, height), layers)
+    return cut((height, width), memory.core, layers) if memory.tiled else whole((height, width))
 
 
 def _evaluation_cost(size: tuple[int, int], layers: tuple[str, ...], memory: MemoryPlan) -> float:
@@ -366,7 +372,9 @@ def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tupl
     """The (width, height) of each scale, coarse to fine, ending at the output size.
 
     The output's long side is ``config.size`` but never more than the content
-    image's own; scales grow geometrically from ``config.min_size``. Scales whose
+    image's own. Up to :data:`PRINT_SIDE`, ``config.scales`` scales grow
+    geometrically from ``config.min_size``; beyond it (print sizes), one scale
+    more per doubling of the long side (… → 1024 → 2048 → 4096). Scales whose
     short side would be under :data:`MIN_SIDE` are skipped.
     """
     long_side = min(config.size, max(content_size))
@@ -378,16 +386,30 @@ def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tupl
         )
     if config.scales == 1 or long_side <= config.min_size:
         return [final]
-    count = config.scales
+    print_sides = []
+    while long_side > max(PRINT_SIDE, config.min_size):
+        print_sides.insert(0, long_side)
+        long_side = round(long_side / 2)
+    count = config.scales if long_side > config.min_size else 1
     longs = [round(config.min_size * (long_side / config.min_size) ** (i / (count - 1))) for i in range(count - 1)]
-    coarse = [images.scaled_size(content_size, side) for side in longs]
-    return [size for size in coarse if min(size) >= MIN_SIDE] + [final]
+    sides = [*longs, long_side, *print_sides]
+    sizes = [images.scaled_size(content_size, side) for side in sides[:-1]]
+    return [size for size in sizes if min(size) >= MIN_SIDE] + [final]
 
 
 def scale_plan(content_size: tuple[int, int], config: StyleConfig) -> Plan:
-    """Each scale's (width, height) and its iterations, coarse to fine (see :func:`scale_sizes`)."""
+    """Each scale's (width, height) and its iterations, coarse to fine (see :func:`scale_sizes`): the output size
+    gets ``config.iterations``, the others ``config.coarse_iterations``; a print size's scales above
+    :data:`PRINT_SIDE` get fewer, ``config.iterations`` × 1024 / their long side, as each costs more and the
+    picture is mostly settled below them (a single scale keeps ``config.iterations``)."""
     sizes = scale_sizes(content_size, config)
-    return [(size, config.coarse_iterations) for size in sizes[:-1]] + [(sizes[-1], config.iterations)]
+    plan = [(size, config.coarse_iterations) for size in sizes[:-1]] + [(sizes[-1], config.iterations)]
+    if len(plan) == 1:
+        return plan
+    return [
+        (size, steps if max(size) <= PRINT_SIDE else max(1, round(config.iterations * PRINT_SIDE / max(size))))
+        for size, steps in plan
+    ]
 
 
 def job_work(plan: Plan) -> float:

@@ -164,9 +164,20 @@ def to_tensor(image: Image.Image, device: torch.device | str = "cpu") -> Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
 
 
+#: Pixels converted at a time by :func:`to_image`: a band of rows, so that a print-size picture needs no
+#: full-size temporary copies in float.
+CONVERSION_BAND_PIXELS = 2**20
+
+
 def to_image(tensor: Tensor) -> Image.Image:
-    """Convert a (1, 3, H, W) or (3, H, W) tensor in [0, 1] to an RGB image."""
-    array = tensor.detach().float().squeeze(0).clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    """Convert a (1, 3, H, W) or (3, H, W) tensor in [0, 1] to an RGB image, a band of rows at a time."""
+    picture = tensor.detach().squeeze(0)
+    _, height, width = picture.shape
+    array = np.empty((height, width, 3), dtype=np.uint8)
+    rows = max(1, CONVERSION_BAND_PIXELS // width)
+    for top in range(0, height, rows):
+        band = picture[:, top : top + rows].float().clamp(0, 1).mul(255).round().byte()
+        array[top : top + rows] = band.permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(array)
 
 

@@ -115,6 +115,12 @@ def cut(picture: tuple[int, int], core: int, layers: Sequence[str]) -> list[Tile
     ]
 
 
+def whole(picture: tuple[int, int]) -> list[Tile]:
+    """The whole picture of (height, width) ``picture`` as one tile."""
+    everything = (0, 0, *picture)
+    return [Tile(picture, everything, everything)]
+
+
 def _edges(side: int, core: int, align: int) -> list[int]:
     """The edges of cores along one side: at most ``core`` apart, on multiples of ``align``, ending at ``side``."""
     core = core // align * align

@@ -55,12 +55,13 @@ def waiting_status(hardware: str) -> str:
 
 
 def running_status(event: Progress, hardware: str, seconds_left: float | None = None) -> str:
-    """The status during a run: scale, iteration, elapsed time and the time left (``seconds_left``, or the
-    engine's own estimate when it is ``None``)."""
+    """The status during a run: scale (and its tiles, when it is cut to fit in memory), iteration, elapsed time
+    and the time left (``seconds_left``, or the engine's own estimate when it is ``None``)."""
     width, height = event.size
     left = event.seconds_left if seconds_left is None else seconds_left
+    tiles = f" in {event.tiles} tiles" if event.tiles > 1 else ""
     return (
-        f"**Painting…** scale {event.scale + 1}/{event.scales} ({width}×{height} px) · "
+        f"**Painting…** scale {event.scale + 1}/{event.scales} ({width}×{height} px{tiles}) · "
         f"iteration {event.iteration}/{event.total_iterations} · {clock(event.elapsed)} elapsed · "
         f"about {clock(left)} left\n\n{hardware}"
     )
