@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from styletransfer import StyleConfig, Stylizer, load_image
+from styletransfer.images import resize_long_side
 from styletransfer.memory import parse_memory, plan_scale, readable_bytes
 
 from .measure import PeakMemory
@@ -42,9 +43,11 @@ def measure_job(
     output: Path | None = None,
 ) -> dict:
     """Run one job of one scale at ``size`` (long side) and return its tiles, the peak memory it added (MiB),
-    its seconds per iteration (after the first) and the plan's estimate; with ``output``, save the picture."""
+    its seconds per iteration (after the first) and the plan's estimate; with ``output``, save the picture.
+    A photo smaller than ``size`` is enlarged to it first (the engine never paints beyond the photo's size)."""
     stylizer = Stylizer("bundled", device=device)
-    photo, painting = load_image(content, max_side=size), load_image(style, max_side=size)
+    photo, painting = load_image(content), load_image(style, max_side=size)
+    photo = resize_long_side(photo, size)
     with PeakMemory(stylizer.device) as peak:
         before = _resident_mib(stylizer.device)
         events = list(
@@ -80,7 +83,7 @@ def measure_in_fresh_process(size: int, **options) -> dict:
     script = (
         "import json; from pathlib import Path; from benchmarks.tiling import measure_job; "
         f"options = {arguments!r}; "
-        "options = {k: Path(v) if k in ('content', 'style', 'output') else v for k, v in options.items()}; "
+        "options = {k: Path(v) if k in ('content', 'style', 'output') and v else v for k, v in options.items()}; "
         f"print(json.dumps(measure_job({size}, **options)))"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False)

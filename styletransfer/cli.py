@@ -138,7 +138,7 @@ def _run_with_progress_bar(events, output: Path, description: str) -> None:
     """Follow the job with a bar of its work done (each scale's pixels × iterations, tiles' margins counted), so
     that its time left holds when the last scales cost far more per iteration; save previews and the picture."""
     print(description, file=sys.stderr)
-    bar_format = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}] {postfix}"
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}"
     with tqdm(desc="stylizing", total=1.0, bar_format=bar_format, file=sys.stderr, dynamic_ncols=True) as bar:
         for event in events:
             tiles = f" in {event.tiles} tiles" if event.tiles > 1 else ""
