@@ -207,8 +207,8 @@ class Stylizer:
         total = sum(steps for _, steps in plan)
         layers = config.content_layers + config.style_layers
         work = [
-            steps * _evaluation_cost(size, layers, scale_memory)
-            for (size, steps), scale_memory in zip(plan, memory, strict=True)
+            steps * _evaluation_cost(scale_memory, layers)
+            for (_, steps), scale_memory in zip(plan, memory, strict=True)
         ]
         net = self.network(layers, config.pooling)
         blend = _normalised_blend(config.style_weights, len(style_images))
@@ -359,11 +359,11 @@ def _tiles_of(memory: MemoryPlan, layers: tuple[str, ...]) -> list[Tile]:
     return cut((height, width), memory.core, layers) if memory.tiled else whole((height, width))
 
 
-def _evaluation_cost(size: tuple[int, int], layers: tuple[str, ...], memory: MemoryPlan) -> float:
+def _evaluation_cost(memory: MemoryPlan, layers: tuple[str, ...]) -> float:
     """One evaluation's work in pixels: the picture's, or in tiles every window's, plus the first pass's
     forward (about a third of a forward and backward)."""
     if not memory.tiled:
-        return size[0] * size[1]
+        return memory.size[0] * memory.size[1]
     windows = sum((t.window[2] - t.window[0]) * (t.window[3] - t.window[1]) for t in _tiles_of(memory, layers))
     return windows * (1 + TILED_FIRST_PASS)
 
