@@ -60,7 +60,7 @@ def measure_job(
         events[-1].image.save(output)
     width, height = events[-1].size
     config = StyleConfig()
-    plan = plan_scale((width, height), config.content_layers + config.style_layers, max_memory or 2**50)
+    plan = plan_scale((width, height), config.network_layers, max_memory or 2**50)
     return {
         "size": [width, height],
         "tiles": events[-1].tiles,

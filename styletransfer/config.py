@@ -158,6 +158,11 @@ class StyleConfig:
         return dict(zip(self.style_layers, weights, strict=True))
 
     @property
+    def network_layers(self) -> tuple[str, ...]:
+        """Every backbone layer the losses read: the content layers, then the style layers."""
+        return self.content_layers + self.style_layers
+
+    @property
     def style_weight(self) -> float:
         """The style weight that ``style_strength`` stands for."""
         return 10.0**self.style_strength

@@ -157,7 +157,7 @@ class Stylizer:
             content_image.size, len(style_images), masks, keep_mask, style_masks, feather=config.mask_feather
         )
         budget = config.max_memory or available_memory(self.device)
-        layers = config.content_layers + config.style_layers
+        layers = config.network_layers
         memory = [plan_scale(size, layers, budget) for size, _ in plan]
         job = self._optimise(content_image, style_images, config, plan, regions, memory, budget)
         return self._releasing(job, plan[-1][0])
@@ -205,7 +205,7 @@ class Stylizer:
         plan (of ``budget`` bytes in all): a :class:`Progress` after every iteration."""
         start = time.perf_counter()
         total = sum(steps for _, steps in plan)
-        layers = config.content_layers + config.style_layers
+        layers = config.network_layers
         work = [
             steps * _evaluation_cost(scale_memory, layers)
             for (_, steps), scale_memory in zip(plan, memory, strict=True)
@@ -295,7 +295,7 @@ class Stylizer:
         picture, or each over its own region when ``regions`` guide them. ``tiles`` cut the content, and each
         style image is cut as ``budget`` bytes allow (see :mod:`styletransfer.tiling`)."""
         size = (content.shape[-1], content.shape[-2])
-        layers = config.content_layers + config.style_layers
+        layers = config.network_layers
         content_targets = {
             name: features.float()
             for name, features in assembled(net, content, tiles, config.content_layers, self._autocast).items()
