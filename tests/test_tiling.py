@@ -223,28 +223,28 @@ def test_memory_sizes_read_as_people_write_them():
 
 @pytest.fixture(scope="module")
 def large_photo(tmp_path_factory) -> Path:
-    """The rocket photo enlarged to 1536×1024, as a file: the output is never larger than the photo."""
-    path = tmp_path_factory.mktemp("photos") / "rocket_1536.png"
+    """The rocket photo enlarged to 1024×683, as a file: the output is never larger than the photo."""
+    path = tmp_path_factory.mktemp("photos") / "rocket_1024.png"
     with Image.open(EXAMPLES / "rocket.jpg") as rocket:
-        images.resize_long_side(rocket.convert("RGB"), 1536).save(path)
+        images.resize_long_side(rocket.convert("RGB"), 1024).save(path)
     return path
 
 
-def test_the_cli_paints_a_1024_px_picture_in_tiles_within_a_memory_limit(tmp_path, large_photo):
-    """End to end at 1024 px, with a limit below the whole picture's need: the progress says it is tiled, and the
+def test_the_cli_paints_a_768_px_picture_in_tiles_within_a_memory_limit(tmp_path, large_photo):
+    """End to end at 768 px, with a limit below the whole picture's need: the progress says it is tiled, and the
     picture is a full-size PNG."""
     output = tmp_path / "print.png"
     result = subprocess.run(
         [
             sys.executable, "-m", "styletransfer", str(large_photo), str(SCREAM), "-o", str(output),
-            "--size", "1024", "--scales", "1", "--iterations", "1", "--max-memory", "2GB", "--weights", "bundled",
+            "--size", "768", "--scales", "1", "--iterations", "1", "--max-memory", "1.2GB", "--weights", "bundled",
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "1024×683 in 4 tiles" in result.stderr
+    assert "768×512 in 4 tiles" in result.stderr
     with Image.open(output) as painted:
-        assert painted.format == "PNG" and painted.size == (1024, 683)
+        assert painted.format == "PNG" and painted.size == (768, 512)
 
 
 def test_a_memory_limit_too_small_for_any_tile_is_a_clear_error(tmp_path, large_photo):
