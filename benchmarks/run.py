@@ -34,7 +34,7 @@ DEFAULT_PAIRS = ["cat:swirls", "coffee:mosaic"]
 DEFAULT_SIZES = {"cpu": [256, 512], "cuda": [512, 1024, 2048, 4096]}
 #: Peak dense bf16 TFLOP/s of the card the GPU figures are compared with (H100).
 DEFAULT_PEAK_TFLOPS = {"cuda": 800.0}
-QUICK = {"sizes": [128], "evaluations": 60, "runs": 1, "pairs": DEFAULT_PAIRS[:1]}
+QUICK = {"sizes": [128], "evaluations": 30, "runs": 1, "pairs": DEFAULT_PAIRS[:1]}
 #: Our engine's preview interval during the benchmark: only previews can be judged.
 PREVIEW_EVERY = 5
 
@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--peak-tflops", type=float, help="the device's peak TFLOP/s to compare with (default 800 on cuda)"
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 128 px, 60 evaluations, one run, one pair")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 128 px, 30 evaluations, one run, one pair")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results", help="where results.json and the PNGs go"
     )

@@ -8,6 +8,7 @@ running app (``test_app_abuse.py``).
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 from collections.abc import Callable
@@ -60,8 +61,14 @@ class Case:
     def write(self, folder: Path) -> Path:
         """Write the file into ``folder`` and return its path."""
         path = folder / self.name
-        path.write_bytes(self.make())
+        path.write_bytes(_made(self.make))
         return path
+
+
+@functools.cache
+def _made(make: Callable[[], bytes]) -> bytes:
+    """The bytes ``make`` gives, made once per run: the bombs and the huge JPEG take seconds to encode."""
+    return make()
 
 
 def _zip() -> bytes:

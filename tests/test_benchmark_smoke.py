@@ -14,6 +14,7 @@ from benchmarks import balance
 from benchmarks.judge import Target
 from benchmarks.reference import REFERENCES
 from benchmarks.report import cpu_kind
+from benchmarks.run import QUICK
 
 from .conftest import ROOT
 
@@ -91,7 +92,7 @@ def test_quick_benchmark_prints_the_tables_and_writes_results(tmp_path):
     assert entry["headline"] == "balanced"
     assert list(entry["references"]) == ["tutorial", "balanced"]
     for name, reference in entry["references"].items():
-        assert reference["evaluations"] == 60
+        assert reference["evaluations"] == QUICK["evaluations"]
         assert reference["loss_weights"] == {"content": REFERENCES[name].content, "style": REFERENCES[name].style}
         assert set(reference["final"]["layers"]) == {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}
         assert entry["ours"]["whole_job_ratio"][name] == pytest.approx(

@@ -1,4 +1,4 @@
-"""The command line, end to end on real files, in a subprocess as a user runs it."""
+"""The command line, end to end on real files, in a subprocess as a user runs it (two refusals in this process)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 from PIL import Image
+
+from styletransfer.cli import main
 
 from .conftest import EXAMPLES, ROOT
 
@@ -65,13 +67,24 @@ def test_cli_rejects_a_file_that_is_not_an_image(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_cli_rejects_a_missing_file_and_bad_settings(tmp_path):
+def run_cli_in_process(capsys, *args: str) -> tuple[int, str]:
+    """The command line's exit code and standard error, run in this process (no interpreter to start)."""
+    try:
+        code = main([*args, "--weights", "bundled"])
+    except SystemExit as exit:  # argparse refuses by exiting
+        code = exit.code
+    return code, capsys.readouterr().err
+
+
+def test_cli_rejects_a_missing_file_and_bad_settings(tmp_path, capsys):
     missing = run_cli(str(tmp_path / "nope.jpg"), str(EXAMPLES / "style_ink.jpg"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
-    too_small = run_cli(str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "--size", "8")
-    assert too_small.returncode == 2 and "size must be a whole number from 32" in too_small.stderr
-    mismatch = run_cli(str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "--style-weights", "1", "2")
-    assert mismatch.returncode == 2 and "1 style images but 2 style weights" in mismatch.stderr
+    code, error = run_cli_in_process(capsys, str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "--size", "8")
+    assert code == 2 and "size must be a whole number from 32" in error
+    code, error = run_cli_in_process(
+        capsys, str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "--style-weights", "1", "2"
+    )
+    assert code == 2 and "1 style images but 2 style weights" in error
 
 
 def test_cli_paints_only_inside_the_mask(tmp_path):

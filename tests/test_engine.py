@@ -17,6 +17,14 @@ from styletransfer.losses import gram_matrix, relative_distance
 
 # Small and quick, but two real scales.
 FAST = dict(size=128, min_size=64, scales=2, iterations=30, coarse_iterations=30)
+#: Fewer iterations, for tests of sizes and events rather than of the picture.
+BRIEF = dict(FAST, iterations=6, coarse_iterations=6)
+
+
+@pytest.fixture(scope="module")
+def painted(stylizer, content_image, style_image):
+    """The photo in the style with :data:`FAST` settings, painted once for the tests that compare against it."""
+    return stylizer.stylize_image(content_image, style_image, **FAST)
 
 
 def final_event(events) -> Progress:
@@ -41,8 +49,8 @@ def judge(stylizer: Stylizer, image, content, style) -> tuple[float, float]:
     return float(style_distance), content_distance
 
 
-def test_output_moves_toward_the_style_and_keeps_the_content(stylizer, content_image, style_image):
-    result = stylizer.stylize_image(content_image, style_image, **FAST)
+def test_output_moves_toward_the_style_and_keeps_the_content(stylizer, content_image, style_image, painted):
+    result = painted
     before_style, _ = judge(stylizer, content_image.resize(result.size), content_image, style_image)
     after_style, after_content = judge(stylizer, result, content_image, style_image)
     assert after_style < before_style / 5, (before_style, after_style)
@@ -59,7 +67,7 @@ def test_output_moves_toward_the_style_and_keeps_the_content(stylizer, content_i
 
 
 def test_multiscale_ends_at_the_requested_size_and_aspect_ratio(stylizer, content_image, style_image):
-    events = list(stylizer.stylize(content_image, style_image, **FAST, preview_every=0))
+    events = list(stylizer.stylize(content_image, style_image, **BRIEF, preview_every=0))
     sizes = [e.size for e in events]
     assert sizes[0] == (64, 42) and sizes[-1] == (128, 85)
     assert sorted(set(sizes), key=lambda s: s[0]) == [(64, 42), (128, 85)]
@@ -122,8 +130,8 @@ def chroma_error(image, content) -> float:
     return (ours - theirs).abs().mean().item() * 255
 
 
-def test_colour_preservation_keeps_the_content_chroma(stylizer, content_image, style_image):
-    plain = stylizer.stylize_image(content_image, style_image, **FAST)
+def test_colour_preservation_keeps_the_content_chroma(stylizer, content_image, style_image, painted):
+    plain = painted
     luminance = stylizer.stylize_image(content_image, style_image, **FAST, preserve_color="luminance")
     histogram = stylizer.stylize_image(content_image, style_image, **FAST, preserve_color="histogram")
     plain_error = chroma_error(plain, content_image)
@@ -135,8 +143,10 @@ def test_colour_preservation_keeps_the_content_chroma(stylizer, content_image, s
     assert np.abs(grey - original).mean() > 5
 
 
-def test_blend_weight_one_and_zero_equals_the_single_style(stylizer, content_image, style_image, second_style_image):
-    single = stylizer.stylize_image(content_image, style_image, **FAST)
+def test_blend_weight_one_and_zero_equals_the_single_style(
+    stylizer, content_image, style_image, second_style_image, painted
+):
+    single = painted
     blended = stylizer.stylize_image(content_image, [style_image, second_style_image], **FAST, style_weights=(1, 0))
     half = stylizer.stylize_image(content_image, [style_image, second_style_image], **FAST, style_weights=(1, 1))
     assert np.array_equal(np.asarray(single), np.asarray(blended))
@@ -261,5 +271,5 @@ def test_out_of_memory_is_reported_and_the_next_job_runs(stylizer, content_image
     with pytest.raises(OutOfMemoryError, match=r"Ran out of memory .* Try a smaller output size"):
         list(stylizer.stylize(content_image, style_image, **FAST))
     monkeypatch.undo()
-    events = list(stylizer.stylize(content_image, style_image, **FAST, preview_every=0))
+    events = list(stylizer.stylize(content_image, style_image, **BRIEF, preview_every=0))
     assert events[-1].final and events[-1].image.size == (128, 85)
