@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
 from benchmarks import balance
@@ -115,13 +116,22 @@ def _balance_rows(stdout: str) -> dict[str, dict[str, str]]:
     return {row["variant"]: row for row in table}
 
 
+def _balance(capsys, *args: str) -> str:
+    """``python -m benchmarks.balance`` with ``args``, run in this process (no interpreter to start); its output."""
+    threads = torch.get_num_threads()  # the command sets its own
+    try:
+        assert balance.main(list(args)) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return capsys.readouterr().out
+
+
 @pytest.mark.slow
-def test_balance_judges_each_variant_against_the_first():
-    stdout = _run(
-        "benchmarks.balance", "--size", "128", "--target", "1,10",
+def test_balance_judges_each_variant_against_the_first(capsys):
+    stdout = _balance(
+        capsys, "--size", "128", "--target", "1,10",
         "--variant", "short", "iterations=3",
         "--variant", "long", "iterations=30", "style_strength=2",
-        timeout=600,
     )  # fmt: skip
     assert "Reference quality (balanced): texture ≤ 1 and content ≤ 10." in stdout
     rows = _balance_rows(stdout)
@@ -139,10 +149,8 @@ def test_balance_judges_each_variant_against_the_first():
 
 
 @pytest.mark.slow
-def test_balance_runs_the_balanced_reference_without_a_target():
-    stdout = _run(
-        "benchmarks.balance", "--size", "128", "--evaluations", "4", "--variant", "only", "iterations=3", timeout=600
-    )
+def test_balance_runs_the_balanced_reference_without_a_target(capsys):
+    stdout = _balance(capsys, "--size", "128", "--evaluations", "4", "--variant", "only", "iterations=3")
     assert re.search(r"Reference quality \(balanced\): texture ≤ [\d.e-]+ and content ≤ [\d.e-]+\.", stdout)
     assert set(_balance_rows(stdout)) == {"only"}
 
