@@ -71,8 +71,8 @@ def run_cli_in_process(capsys, *args: str) -> tuple[int, str]:
     """The command line's exit code and standard error, run in this process (no interpreter to start)."""
     try:
         code = main([*args, "--weights", "bundled"])
-    except SystemExit as exit:  # argparse refuses by exiting
-        code = exit.code
+    except SystemExit as refusal:  # argparse refuses by exiting
+        code = refusal.code
     return code, capsys.readouterr().err
 
 
