@@ -99,6 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"the {HEADLINE} reference's evaluations (default {EVALUATIONS})",
     )
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--out", type=Path, help="a folder for each variant's final picture, NAME.png, to look at")
     args = parser.parse_args(argv)
     if (args.content is None) != (args.style is None):
         parser.error("--content and --style go together.")
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variants:
         print(f"running {variant.name} …", file=sys.stderr, flush=True)
         runs.append(run_ours(stylizer, pair.content, pair.style, base.updated(**variant.settings), judge, [target]))
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            runs[-1].image.save(args.out / f"{variant.name}.png")
     print(f"{pair.name} at {size[0]}×{size[1]}, {args.threads} threads\n")
     print(balance_table(args.variants, runs, target))
     return 0

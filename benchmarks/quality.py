@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -99,6 +100,25 @@ class PairResult:
         return failures
 
 
+def suite_pairs(parser: argparse.ArgumentParser, numbers: Iterable[int] | None) -> list[SuitePair]:
+    """The suite's pairs by number, 1 to 12 (``None``: all); a number out of range is the ``parser``'s error."""
+    numbers = list(numbers or range(1, len(SUITE) + 1))
+    if any(not 1 <= n <= len(SUITE) for n in numbers):
+        parser.error(f"pairs are numbered 1 to {len(SUITE)}.")
+    return [SUITE[n - 1] for n in numbers]
+
+
+def pairs_on_this_machine(pairs: list[SuitePair]) -> list[SuitePair]:
+    """The pairs whose files are here, saying which are skipped (the local photos are never shipped)."""
+    missing = [pair for pair in pairs if not (pair.photo.exists() and pair.painting.exists())]
+    for pair in missing:
+        print(f"skipping {pair.name}: {pair.photo} is not on this machine (local photos are never shipped)")
+    present = [pair for pair in pairs if pair not in missing]
+    if not present:
+        raise SystemExit("No pair of the suite has its files here.")
+    return present
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The options."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
@@ -115,10 +135,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "quality", help="where the files go"
     )
     args = parser.parse_args(argv)
-    numbers = args.pairs or (QUICK_PAIRS if args.quick else range(1, len(SUITE) + 1))
-    if any(not 1 <= n <= len(SUITE) for n in numbers):
-        parser.error(f"pairs are numbered 1 to {len(SUITE)}.")
-    args.suite = [SUITE[n - 1] for n in numbers]
+    args.suite = suite_pairs(parser, args.pairs or (QUICK_PAIRS if args.quick else None))
     args.size = args.size or (QUICK_SIZE if args.quick else DEFAULT_SIZE)
     try:
         args.settings = parse_settings(args.settings)
@@ -204,12 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the suite, print the table and write the pictures, the sheet and the JSON."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    missing = [pair for pair in args.suite if not (pair.photo.exists() and pair.painting.exists())]
-    for pair in missing:
-        print(f"skipping {pair.name}: {pair.photo} is not on this machine (local photos are never shipped)")
-    suite = [pair for pair in args.suite if pair not in missing]
-    if not suite:
-        raise SystemExit("No pair of the suite has its files here.")
+    suite = pairs_on_this_machine(args.suite)
     weights = load_bundled_weights()
     stylizer = Stylizer(weights, device="cpu")
     network = judge_network(weights, stylizer.device)

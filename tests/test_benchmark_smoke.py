@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmarks import balance
+from benchmarks import balance, jumps
 from benchmarks.judge import Target
 from benchmarks.reference import REFERENCES
 from benchmarks.report import cpu_kind
@@ -127,9 +127,9 @@ def _balance(capsys, *args: str) -> str:
 
 
 @pytest.mark.slow
-def test_balance_judges_each_variant_against_the_first(capsys):
+def test_balance_judges_each_variant_against_the_first(capsys, tmp_path):
     stdout = _balance(
-        capsys, "--size", "128", "--target", "1,10",
+        capsys, "--size", "128", "--target", "1,10", "--out", str(tmp_path),
         "--variant", "short", "iterations=3",
         "--variant", "long", "iterations=30", "style_strength=2",
     )  # fmt: skip
@@ -146,6 +146,9 @@ def test_balance_judges_each_variant_against_the_first(capsys):
     for row in (short, long):
         assert row["reference quality at"].startswith("iteration ")  # a loose target is reached
         assert 0 <= float(row["structure"]) <= 1 and 0 <= float(row["worst region"]) <= 1
+    for name in rows:  # each final picture, to look at
+        with Image.open(tmp_path / f"{name}.png") as picture:
+            assert (picture.format, picture.size) == ("PNG", (128, 85))
 
 
 @pytest.mark.slow
@@ -193,3 +196,25 @@ def test_balance_target_is_the_balanced_criterion():
 )
 def test_cpu_kind_names_the_bf16_class(flags, kind):
     assert cpu_kind(flags, "Some ARM core") == kind
+
+
+def test_largest_jump_is_the_most_a_loss_rose_above_the_lowest_before_it():
+    assert jumps.largest_jump([5.0, 4.0, 2.0, 1.0]) == 1.0
+    assert jumps.largest_jump([80.0, 2.0, 300.0, 1.0, 3.0]) == 150.0
+
+
+@pytest.mark.slow
+def test_jumps_runs_the_coarsest_scale_of_a_suite_pair(capsys):
+    threads = torch.get_num_threads()  # the command sets its own
+    try:
+        assert jumps.main(["--pairs", "5", "--size", "64", "--iterations", "4", "--set", "tv_weight=1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    stdout = capsys.readouterr().out
+    assert "64 px, 4 L-BFGS steps, settings: tv_weight=1" in stdout
+    (table,) = _tables(stdout)
+    (row,) = table
+    assert row["pair"] == "cat x starry_night_over_the_rhone_van_gogh_1888"
+    first, lowest, final = (float(row[column]) for column in ("first loss", "lowest loss", "final loss"))
+    assert lowest < first and lowest <= final  # four steps lowered the loss from where it started
+    assert float(row["largest jump"]) >= 1.0
