@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from styletransfer import Stylizer
@@ -33,3 +36,27 @@ def style_image() -> Image.Image:
 @pytest.fixture(scope="session")
 def second_style_image() -> Image.Image:
     return Image.open(EXAMPLES / "style_mosaic.jpg").convert("RGB")
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command's ``main`` did, run in this process."""
+
+    code: int | str | None
+    out: str
+    err: str
+
+
+def run_in_process(main: Callable[[list[str]], int], args: Sequence[str], capsys) -> Ran:
+    """Run a command's ``main`` with ``args`` in this process, as ``python -m`` would run it but with no interpreter
+    to start (about 10 s each): its exit code (argparse's refusals included), standard output and error. The
+    commands set torch's thread count; it is put back after."""
+    threads = torch.get_num_threads()
+    try:
+        code = main(list(args))
+    except SystemExit as stop:
+        code = stop.code
+    finally:
+        torch.set_num_threads(threads)
+    captured = capsys.readouterr()
+    return Ran(code, captured.out, captured.err)

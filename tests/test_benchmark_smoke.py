@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
+from collections.abc import Callable
 
 import pytest
-import torch
 from PIL import Image
 
 from benchmarks import balance, jumps
@@ -16,17 +14,16 @@ from benchmarks.judge import Target
 from benchmarks.reference import REFERENCES
 from benchmarks.report import cpu_kind
 from benchmarks.run import QUICK
+from benchmarks.run import main as benchmark_main
 
-from .conftest import ROOT
+from .conftest import run_in_process
 
 
-def _run(*args: str, timeout: int) -> str:
-    """Run ``python -m`` with ``args`` in the repository; its standard output, once it has succeeded."""
-    result = subprocess.run(
-        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+def _run(main: Callable[[list[str]], int], capsys, *args: str) -> str:
+    """A command's ``main`` with ``args``, run in this process; its standard output, once it has succeeded."""
+    ran = run_in_process(main, args, capsys)
+    assert ran.code == 0, ran.err
+    return ran.out
 
 
 def _tables(stdout: str) -> list[list[dict[str, str]]]:
@@ -69,8 +66,8 @@ def _assert_rounded_ratio(cell: str, expected: float) -> None:
 
 
 @pytest.mark.slow
-def test_quick_benchmark_prints_the_tables_and_writes_results(tmp_path):
-    stdout = _run("benchmarks", "--quick", "--out", str(tmp_path), timeout=900)
+def test_quick_benchmark_prints_the_tables_and_writes_results(tmp_path, capsys):
+    stdout = _run(benchmark_main, capsys, "--quick", "--out", str(tmp_path), "--set", "iterations=20")
     assert re.search(r"^Machine: .*cpu_kind: ", stdout, re.MULTILINE)
     assert "Against the balanced reference (content weight 5, style weight 100), the headline:" in stdout
     assert "Against the tutorial reference (content weight 1, style weight 1e+06):" in stdout
@@ -89,6 +86,7 @@ def test_quick_benchmark_prints_the_tables_and_writes_results(tmp_path):
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["machine"]["cpu_kind"]
+    assert results["engine_config"]["iterations"] == 20
     (entry,) = results["results"]
     assert entry["headline"] == "balanced"
     assert list(entry["references"]) == ["tutorial", "balanced"]
@@ -116,20 +114,10 @@ def _balance_rows(stdout: str) -> dict[str, dict[str, str]]:
     return {row["variant"]: row for row in table}
 
 
-def _balance(capsys, *args: str) -> str:
-    """``python -m benchmarks.balance`` with ``args``, run in this process (no interpreter to start); its output."""
-    threads = torch.get_num_threads()  # the command sets its own
-    try:
-        assert balance.main(list(args)) == 0
-    finally:
-        torch.set_num_threads(threads)
-    return capsys.readouterr().out
-
-
 @pytest.mark.slow
 def test_balance_judges_each_variant_against_the_first(capsys, tmp_path):
-    stdout = _balance(
-        capsys, "--size", "128", "--target", "1,10", "--out", str(tmp_path),
+    stdout = _run(
+        balance.main, capsys, "--size", "128", "--target", "1,10", "--out", str(tmp_path),
         "--variant", "short", "iterations=3",
         "--variant", "long", "iterations=30", "style_strength=2",
     )  # fmt: skip
@@ -153,7 +141,7 @@ def test_balance_judges_each_variant_against_the_first(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_balance_runs_the_balanced_reference_without_a_target(capsys):
-    stdout = _balance(capsys, "--size", "128", "--evaluations", "4", "--variant", "only", "iterations=3")
+    stdout = _run(balance.main, capsys, "--size", "128", "--evaluations", "4", "--variant", "only", "iterations=3")
     assert re.search(r"Reference quality \(balanced\): texture ≤ [\d.e-]+ and content ≤ [\d.e-]+\.", stdout)
     assert set(_balance_rows(stdout)) == {"only"}
 
@@ -205,12 +193,7 @@ def test_largest_jump_is_the_most_a_loss_rose_above_the_lowest_before_it():
 
 @pytest.mark.slow
 def test_jumps_runs_the_coarsest_scale_of_a_suite_pair(capsys):
-    threads = torch.get_num_threads()  # the command sets its own
-    try:
-        assert jumps.main(["--pairs", "5", "--size", "64", "--iterations", "4", "--set", "tv_weight=1"]) == 0
-    finally:
-        torch.set_num_threads(threads)
-    stdout = capsys.readouterr().out
+    stdout = _run(jumps.main, capsys, "--pairs", "5", "--size", "64", "--iterations", "4", "--set", "tv_weight=1")
     assert "64 px, 4 L-BFGS steps, settings: tv_weight=1" in stdout
     (table,) = _tables(stdout)
     (row,) = table

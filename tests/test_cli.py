@@ -10,7 +10,7 @@ from PIL import Image
 
 from styletransfer.cli import main
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, run_in_process
 
 TINY = ["--size", "96", "--min-size", "48", "--scales", "2", "--iterations", "8", "--coarse-iterations", "8"]
 
@@ -69,11 +69,8 @@ def test_cli_rejects_a_file_that_is_not_an_image(tmp_path):
 
 def run_cli_in_process(capsys, *args: str) -> tuple[int, str]:
     """The command line's exit code and standard error, run in this process (no interpreter to start)."""
-    try:
-        code = main([*args, "--weights", "bundled"])
-    except SystemExit as refusal:  # argparse refuses by exiting
-        code = refusal.code
-    return code, capsys.readouterr().err
+    ran = run_in_process(main, [*args, "--weights", "bundled"], capsys)
+    return ran.code, ran.err
 
 
 def test_cli_rejects_a_missing_file_and_bad_settings(tmp_path, capsys):

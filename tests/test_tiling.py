@@ -14,14 +14,14 @@ import pytest
 import torch
 from PIL import Image
 
-from styletransfer import StyleConfig, Stylizer, images
+from styletransfer import StyleConfig, Stylizer, cli, images
 from styletransfer.config import CONTENT_LAYERS, STYLE_LAYERS
 from styletransfer.engine import Evaluation, _make_step
 from styletransfer.losses import Objective, StyleRegion, style_statistics
 from styletransfer.memory import MAX_HISTORY, MIN_HISTORY, parse_memory, plan_scale
 from styletransfer.tiling import cut, margin_for
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, run_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -230,35 +230,34 @@ def large_photo(tmp_path_factory) -> Path:
     return path
 
 
-def test_the_cli_paints_a_768_px_picture_in_tiles_within_a_memory_limit(tmp_path, large_photo):
+def test_the_cli_paints_a_768_px_picture_in_tiles_within_a_memory_limit(tmp_path, large_photo, capsys):
     """End to end at 768 px, with a limit below the whole picture's need: the progress says it is tiled, and the
     picture is a full-size PNG."""
     output = tmp_path / "print.png"
-    result = subprocess.run(
+    result = run_in_process(
+        cli.main,
         [
-            sys.executable, "-m", "styletransfer", str(large_photo), str(SCREAM), "-o", str(output),
+            str(large_photo), str(SCREAM), "-o", str(output),
             "--size", "768", "--scales", "1", "--iterations", "1", "--max-memory", "1.2GB", "--weights", "bundled",
         ],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        capsys,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "768×512 in 4 tiles" in result.stderr
+    assert result.code == 0, result.err
+    assert "768×512 in 4 tiles" in result.err
     with Image.open(output) as painted:
         assert painted.format == "PNG" and painted.size == (768, 512)
 
 
-def test_a_memory_limit_too_small_for_any_tile_is_a_clear_error(tmp_path, large_photo):
-    result = subprocess.run(
+def test_a_memory_limit_too_small_for_any_tile_is_a_clear_error(tmp_path, large_photo, capsys):
+    result = run_in_process(
+        cli.main,
         [
-            sys.executable, "-m", "styletransfer", str(large_photo), str(SCREAM), "-o",
+            str(large_photo), str(SCREAM), "-o",
             str(tmp_path / "x.png"), "--size", "1024", "--scales", "1", "--max-memory", "100MB", "--weights", "bundled",
         ],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        capsys,
     )  # fmt: skip
-    assert result.returncode == 2
-    assert "needs at least" in result.stderr and "Traceback" not in result.stderr
-    bad = subprocess.run(
-        [sys.executable, "-m", "styletransfer", "a.jpg", "b.jpg", "--max-memory", "lots"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert bad.returncode == 2 and "looks like 2GB" in bad.stderr
+    assert result.code == 2
+    assert "needs at least" in result.err and "Traceback" not in result.err
+    bad = run_in_process(cli.main, ["a.jpg", "b.jpg", "--max-memory", "lots"], capsys)
+    assert bad.code == 2 and "looks like 2GB" in bad.err
