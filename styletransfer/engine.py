@@ -499,9 +499,16 @@ class Evaluation:
         return {name: term.detach() for name, term in terms.items()}
 
 
+#: The most one L-BFGS step may move a pixel: the whole [0, 1] range. Without a line search L-BFGS takes unit steps
+#: along its quasi-Newton direction, and where its curvature estimate is off, that step can move pixels by many
+#: times the range (8 to 25 measured at the coarsest scale), throwing the loss up 10⁴–10⁵-fold; sometimes it never
+#: finds its way back (``python -m benchmarks.jumps``). Steps within the range are left alone.
+MAX_STEP = 1.0
+
+
 def _make_step(image: Tensor, evaluate: Evaluation, config: StyleConfig, history: int):
     """Return a function that runs one optimiser iteration and returns the loss terms; L-BFGS keeps ``history``
-    steps."""
+    steps, none longer than :data:`MAX_STEP`."""
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam([image], lr=config.learning_rate)
 
@@ -530,10 +537,27 @@ def _make_step(image: Tensor, evaluate: Evaluation, config: StyleConfig, history
 
     def lbfgs_step() -> LossTerms:
         last_terms.clear()
+        steps_before = optimizer.state[image].get("n_iter", 0)
         optimizer.step(closure)
+        if optimizer.state[image]["n_iter"] > steps_before:
+            _shorten_overlong_step(optimizer, image)
         return last_terms[0]
 
     return lbfgs_step
+
+
+def _shorten_overlong_step(optimizer: torch.optim.LBFGS, image: Tensor) -> None:
+    """Take back the part of the step L-BFGS just took beyond :data:`MAX_STEP` for any pixel, and tell L-BFGS the
+    step's new length. ``torch.optim.LBFGS`` keeps its last step in its state as a direction ``d`` and a length
+    ``t``, and forms the next curvature pair from them (``s = d·t``); the engine's tests fail if that changes."""
+    state = optimizer.state[image]
+    direction, length = state["d"], float(state["t"])
+    longest = length * float(torch.linalg.vector_norm(direction, float("inf")))
+    if longest > MAX_STEP:
+        shorter = length * MAX_STEP / longest
+        with torch.no_grad():
+            image.add_(direction.view_as(image), alpha=shorter - length)
+        state["t"] = shorter
 
 
 def _floats(terms: LossTerms) -> dict[str, float]:

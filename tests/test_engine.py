@@ -7,13 +7,16 @@ import pytest
 import torch
 
 from benchmarks.judge import judge_network
+from benchmarks.jumps import largest_jump
 from benchmarks.quality import STRUCTURE_FLOOR
 from benchmarks.structure import structure_score
-from styletransfer import BackboneWeights, OutOfMemoryError, Progress, StyleConfig, Stylizer
+from styletransfer import BackboneWeights, OutOfMemoryError, Progress, StyleConfig, Stylizer, engine
 from styletransfer.engine import job_work, scale_plan, scale_sizes
 from styletransfer.features import VGG19Features
 from styletransfer.images import rgb_to_ycbcr, to_tensor
 from styletransfer.losses import gram_matrix, relative_distance
+
+from .conftest import EXAMPLES
 
 # Small and quick, but two real scales.
 FAST = dict(size=128, min_size=64, scales=2, iterations=30, coarse_iterations=30)
@@ -230,6 +233,26 @@ def test_style_weights_must_match_the_styles(stylizer, content_image, style_imag
 def test_adam_optimiser_also_stylizes(stylizer, content_image, style_image):
     events = list(stylizer.stylize(content_image, style_image, **FAST, optimizer="adam", preview_every=0))
     assert events[-1].losses["style"] < events[0].losses["style"] / 2
+
+
+def test_an_overlong_l_bfgs_step_is_shortened_and_the_run_recovers(stylizer, monkeypatch):
+    """With four times the weight on relu3_1, L-BFGS's unit step on the cat × Starry Night over the Rhône overshoots
+    at 128 px (pixels moved by up to 25× their range; loss up 200 000-fold, then stuck at 62 when uncapped). Capped,
+    no step moves a pixel by more than the range, and the run goes on down (to 1.3, as the defaults' 1.0)."""
+    cat, rhone = EXAMPLES / "cat.jpg", EXAMPLES / "paintings" / "starry_night_over_the_rhone_van_gogh_1888.jpg"
+    config = StyleConfig(size=128, scales=1, iterations=40, preview_every=0, style_layer_weights=(256, 64, 64, 4, 1))
+    steps: list[float] = []
+    shorten = engine._shorten_overlong_step
+
+    def measured(optimizer, image):
+        shorten(optimizer, image)
+        state = optimizer.state[image]
+        steps.append(float(state["t"]) * float(state["d"].abs().max()))
+
+    monkeypatch.setattr(engine, "_shorten_overlong_step", measured)
+    losses = [event.losses["total"] for event in stylizer.stylize(cat, rhone, config)]
+    assert len(steps) == 40 and max(steps) == pytest.approx(engine.MAX_STEP)  # it did overshoot, and was capped
+    assert losses[-1] < 3 and largest_jump(losses) < 100
 
 
 def test_time_limit_ends_with_a_full_size_picture(stylizer, content_image, style_image):
