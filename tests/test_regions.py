@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 STARRY = EXAMPLES / "paintings" / "starry_night_van_gogh_1889.jpg"
 SCREAM = EXAMPLES / "paintings" / "the_scream_munch_1893.jpg"
 #: One scale at 128 px (128×85 for the coffee photo), enough iterations for the style to show.
-SMALL = StyleConfig(size=128, scales=1, iterations=40, preview_every=0)
+SMALL = StyleConfig(size=128, scales=1, iterations=30, preview_every=0)
 WIDTH, HEIGHT = 128, 85
 #: Columns each side of the boundary left out of the region checks: the soft edge and the receptive fields there.
 MARGIN = 12
