@@ -235,10 +235,48 @@ def test_adam_optimiser_also_stylizes(stylizer, content_image, style_image):
     assert events[-1].losses["style"] < events[0].losses["style"] / 2
 
 
+def toy_step(start: float, target: float):
+    """One L-BFGS step function of the engine's on a picture of four pixels at ``start``, pulled towards ``target``
+    by a pseudo-Huber loss: nearly flat curvature far from its minimum, so L-BFGS's curvature estimate after its
+    first, short step is tiny and its unit step flies far past the minimum."""
+    image = torch.full((1, 1, 2, 2), start, requires_grad=True)
+
+    def evaluate(picture: torch.Tensor) -> dict[str, torch.Tensor]:
+        total = (1 + (picture - target) ** 2).sqrt().sum()
+        total.backward()
+        return {"total": total.detach()}
+
+    return image, engine._make_step(image, evaluate, StyleConfig(), history=10)
+
+
+@pytest.mark.parametrize("cap", [engine.MAX_STEP, float("inf")])
+def test_l_bfgs_steps_are_held_to_the_pixel_range(cap, monkeypatch):
+    """The cap on a problem whose numbers do not depend on the CPU kind: uncapped, L-BFGS's second step moves the
+    pixels by hundreds of ranges; capped, no step moves them by more than :data:`~styletransfer.engine.MAX_STEP`, and
+    the loss falls at every step."""
+    monkeypatch.setattr(engine, "MAX_STEP", cap)
+    image, step = toy_step(0.0, 10.0)
+    moves, losses = [], []
+    for _ in range(6):
+        before = image.detach().clone()
+        losses.append(float(step()["total"]))
+        moves.append(float((image.detach() - before).abs().max()))
+    if cap == float("inf"):
+        assert max(moves) > 100
+    else:
+        assert max(moves) == pytest.approx(cap, rel=1e-4) and all(move <= cap * (1 + 1e-4) for move in moves)
+        assert losses == sorted(losses, reverse=True)
+
+
 def test_an_overlong_l_bfgs_step_is_shortened_and_the_run_recovers(stylizer, monkeypatch):
     """With four times the weight on relu3_1, L-BFGS's unit step on the cat × Starry Night over the Rhône overshoots
     at 128 px (pixels moved by up to 25× their range; loss up 200 000-fold, then stuck at 62 when uncapped). Capped,
-    no step moves a pixel by more than the range, and the run goes on down (to 1.3, as the defaults' 1.0)."""
+    no step moves a pixel by more than the range, and the run goes on down (to 1.3, as the defaults' 1.0).
+
+    The run is held to fp32 on every CPU: it is this trajectory, in fp32, that overshoots; in bf16 (AVX512-BF16/AMX)
+    the same job's largest step is 0.66, within the cap, and the cap's own behaviour is tested precision-free
+    above."""
+    fp32 = Stylizer(stylizer.weights, device="cpu", precision="fp32")
     cat, rhone = EXAMPLES / "cat.jpg", EXAMPLES / "paintings" / "starry_night_over_the_rhone_van_gogh_1888.jpg"
     config = StyleConfig(size=128, scales=1, iterations=40, preview_every=0, style_layer_weights=(256, 64, 64, 4, 1))
     steps: list[float] = []
@@ -250,7 +288,7 @@ def test_an_overlong_l_bfgs_step_is_shortened_and_the_run_recovers(stylizer, mon
         steps.append(float(state["t"]) * float(state["d"].abs().max()))
 
     monkeypatch.setattr(engine, "_shorten_overlong_step", measured)
-    losses = [event.losses["total"] for event in stylizer.stylize(cat, rhone, config)]
+    losses = [event.losses["total"] for event in fp32.stylize(cat, rhone, config)]
     assert len(steps) == 40 and max(steps) == pytest.approx(engine.MAX_STEP)  # it did overshoot, and was capped
     assert losses[-1] < 3 and largest_jump(losses) < 100
 
