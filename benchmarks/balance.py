@@ -30,7 +30,7 @@ import torch
 from styletransfer import StyleConfig, Stylizer
 from styletransfer.weights import load_bundled_weights
 
-from .compare import HEADLINE, STYLE_MEASURES, judged_reference
+from .compare import BALANCED, STYLE_MEASURES, judged_reference
 from .judge import Judge, Target, judge_network
 from .ours import OursRun, output_size, run_ours
 from .reference import EVALUATIONS
@@ -65,7 +65,7 @@ def parse_target(text: str) -> Target:
         texture, content = (float(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected TEXTURE,CONTENT, e.g. 0.02,0.78; got {text!r}") from None
-    return Target(HEADLINE, STYLE_MEASURES[HEADLINE], texture, content)
+    return Target(BALANCED, STYLE_MEASURES[BALANCED], texture, content)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,13 +90,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--target",
         type=parse_target,
         metavar="TEXTURE,CONTENT",
-        help=f"the {HEADLINE} reference's texture and content distances, to reach (default: run that reference)",
+        help=f"the {BALANCED} reference's texture and content distances, to reach (default: run that reference)",
     )
     parser.add_argument(
         "--evaluations",
         type=positive_int,
         default=EVALUATIONS,
-        help=f"the {HEADLINE} reference's evaluations (default {EVALUATIONS})",
+        help=f"the {BALANCED} reference's evaluations (default {EVALUATIONS})",
     )
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--out", type=Path, help="a folder for each variant's final picture, NAME.png, to look at")
@@ -133,7 +133,7 @@ def _reached(run: OursRun, target: Target) -> str:
 
 def balance_table(variants: list[Variant], runs: list[OursRun], target: Target) -> str:
     """One markdown row per variant, the first one the baseline of the last column (texture and content)."""
-    baseline = Target.of("first", runs[0].final.distances, STYLE_MEASURES[HEADLINE])
+    baseline = Target.of("first", runs[0].final.distances, STYLE_MEASURES[BALANCED])
     rows = []
     for variant, run in zip(variants, runs, strict=True):
         final = run.final.distances
@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     judge = Judge(judge_network(weights, stylizer.device), pair.content, pair.style, size)
     target = args.target
     if target is None:
-        print(f"running the {HEADLINE} reference at {size[0]}×{size[1]} …", file=sys.stderr, flush=True)
-        target = judged_reference(HEADLINE, pair, stylizer, judge, args.evaluations, curve_points=1).target
+        print(f"running the {BALANCED} reference at {size[0]}×{size[1]} …", file=sys.stderr, flush=True)
+        target = judged_reference(BALANCED, pair, stylizer, judge, args.evaluations, curve_points=1).target
     runs = []
     for variant in args.variants:
         print(f"running {variant.name} …", file=sys.stderr, flush=True)

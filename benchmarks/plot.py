@@ -14,7 +14,7 @@ from .judge import Point, Target
 
 WIDTH, HEIGHT = 1800, 680
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 90, 30, 170, 70
-REFERENCE_COLORS = {"tutorial": (31, 119, 180), "balanced": (148, 103, 189)}
+REFERENCE_COLORS = {"tutorial": (31, 119, 180), "balanced": (148, 103, 189), "same_objective": (44, 160, 44)}
 OURS_COLOR = (230, 110, 20)
 GRID_COLOR = (225, 225, 225)
 TEXT_COLOR = (20, 20, 20)
@@ -133,7 +133,7 @@ def _legend_entry(comparison: Comparison, judged: JudgedReference) -> str:
     when = f"at {reached:.3g} s (median)" if reached is not None else "not reached"
     target = judged.target  # spelt out: the default font has no "≤"
     return (
-        f"{judged.name} reference ({run.loss_weights}; {run.evaluations} L-BFGS evaluations, {run.seconds:.3g} s);"
+        f"{judged.name} reference ({run.objective}; {run.evaluations} L-BFGS evaluations, {run.seconds:.3g} s);"
         f" its target, {target.style_measure} <= {target.style:.4g} and content <= {target.content:.4g}: {when}"
     )
 

@@ -119,13 +119,54 @@ def _ours_cells(comparison: Comparison) -> list[str]:
     ]
 
 
-def headline_table(comparisons: list[Comparison]) -> str:
-    """The headline reference against ours (time to its quality, ratios), and our final picture's verdict."""
+def _ours_final_distances(comparison: Comparison) -> Distances:
+    """The verdict on our median run's final picture (by texture distance; the engine is deterministic, so the
+    runs' pictures are alike)."""
+    runs = sorted(comparison.ours, key=lambda run: run.final.distances.texture)
+    return runs[(len(runs) - 1) // 2].final.distances
+
+
+def quality_table(comparisons: list[Comparison], reference: str) -> str:
+    """A reference against ours (time to its judged quality, ratios), and our final picture's verdict."""
     return _configuration_table(
         comparisons,
-        [*_reference_header(HEADLINE), *OURS_HEADER],
-        lambda c: [*_reference_cells(c, HEADLINE), *_ours_cells(c)],
+        [*_reference_header(reference), *OURS_HEADER],
+        lambda c: [*_reference_cells(c, reference), *_ours_cells(c)],
     )
+
+
+def headline_table(comparisons: list[Comparison]) -> str:
+    """The headline: the same-objective reference's time to our final objective over our whole job, and the judge's
+    verdict on both final pictures."""
+    header = [
+        "ref run (s)",
+        "ref final objective",
+        "ours final objective (median)",
+        "ref at ours' objective (s)",
+        "ours whole job (s, median)",
+        "headline ratio",
+        "ref texture / content / structure",
+        "ours texture / content / structure",
+    ]
+
+    def verdict(distances: Distances) -> str:
+        return f"{_distance(distances.texture)} / {_distance(distances.content)} / {distances.structure:.3f}"
+
+    def cells(c: Comparison) -> list[str]:
+        judged = c.references[HEADLINE]
+        ratio, reached = c.headline_ratio
+        return [
+            _seconds(judged.run.seconds),
+            _distance(c.reference_objective[-1][2]),
+            _distance(c.ours_objective_median),
+            "never" if c.headline_seconds is None else _seconds(c.headline_seconds),
+            _seconds(c.ours_seconds),
+            _ratio(ratio) if reached else f"> {_ratio(ratio)}",
+            verdict(judged.final),
+            verdict(_ours_final_distances(c)),
+        ]
+
+    return _configuration_table(comparisons, header, cells)
 
 
 def reference_table(comparisons: list[Comparison], reference: str) -> str:
@@ -240,7 +281,8 @@ def engine_revision() -> str:
 def _reference_json(judged: JudgedReference) -> dict:
     run = judged.run
     return {
-        "loss_weights": asdict(run.loss_weights),
+        "objective": run.objective,
+        "loss_weights": None if run.loss_weights is None else asdict(run.loss_weights),
         "seconds": run.seconds,
         "evaluations": run.evaluations,
         "target": asdict(judged.target),
@@ -265,6 +307,22 @@ def _ours_run_json(run: OursRun) -> dict:
     }
 
 
+def _objective_json(comparison: Comparison) -> dict:
+    """Our final pictures' objective and, where it ran, the same-objective reference's race to it."""
+    race = {"ours_final": comparison.ours_objective}
+    if HEADLINE in comparison.references:
+        ratio, reached = comparison.headline_ratio
+        race |= {
+            "reference_snapshots": [
+                {"seconds": s, "evaluation": e, "objective": value} for s, e, value in comparison.reference_objective
+            ],
+            "reference_at_ours": comparison.headline_seconds,
+            "headline_ratio": ratio,
+            "headline_reached": reached,
+        }
+    return race
+
+
 def comparison_json(comparison: Comparison, files: dict[str, str]) -> dict:
     """Everything measured for one configuration, without the pictures (those are files)."""
     names = list(comparison.references)
@@ -274,6 +332,7 @@ def comparison_json(comparison: Comparison, files: dict[str, str]) -> dict:
         "files": files,
         "load_average": list(comparison.load_average),
         "headline": HEADLINE,
+        "objective": _objective_json(comparison),
         "references": {name: _reference_json(judged) for name, judged in comparison.references.items()},
         "ours": {
             "seconds_median": comparison.ours_seconds,

@@ -172,6 +172,34 @@ class Stylizer:
                 return event.image
         raise RuntimeError("The stylization ended without a final image.")  # unreachable by construction
 
+    def output_objective(
+        self, content: images.ImageInput, styles: images.ImageInput | Sequence[images.ImageInput], config: StyleConfig
+    ) -> tuple[Evaluation, Tensor]:
+        """The objective that a job with ``config`` minimises at its output size, as one whole-picture
+        :class:`Evaluation` (no regions, no tiles), and the photo at that size, the job's starting picture.
+
+        For measuring pictures against the job's own aim: the benchmarks' same-objective reference minimises it,
+        and scores our finished pictures with it."""
+        style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+        content_image = images.load_image(content, max_side=config.size, name="content image")
+        size = scale_sizes(content_image.size, config)[-1]
+        photo = images.to_tensor(content_image.resize(size, Image.Resampling.LANCZOS), self.device)
+        style_tensors = [
+            images.to_tensor(
+                _resize_style(images.load_image(s, max_side=_style_max_side(config)), size, config.style_scale),
+                self.device,
+            )
+            for s in style_list
+        ]
+        target_content, style_tensors = _color_inputs(photo, style_tensors, config.preserve_color)
+        net = self.network(config.network_layers, config.pooling)
+        blend = _normalised_blend(config.style_weights, len(style_tensors))
+        budget = config.max_memory or available_memory(self.device)
+        objective = self._objective(
+            net, target_content, style_tensors, blend, config, None, whole((size[1], size[0])), budget
+        )
+        return Evaluation(net, objective, self._autocast), target_content
+
     def _releasing(self, events: Iterator[Progress], size: tuple[int, int]) -> Iterator[Progress]:
         """``events`` (a job's :meth:`_optimise`, towards a picture of ``size``), handing the memory it used back
         however it ends, and saying so if it ran out."""

@@ -11,12 +11,14 @@ from PIL import Image
 
 from benchmarks import balance, jumps
 from benchmarks.judge import Target
+from benchmarks.objective import ObjectiveMeter
 from benchmarks.reference import REFERENCES
 from benchmarks.report import cpu_kind
 from benchmarks.run import QUICK
 from benchmarks.run import main as benchmark_main
+from styletransfer import StyleConfig, Stylizer
 
-from .conftest import run_in_process
+from .conftest import EXAMPLES, run_in_process
 
 
 def _run(main: Callable[[list[str]], int], capsys, *args: str) -> str:
@@ -60,6 +62,17 @@ def _assert_ratios_consistent(row: dict[str, str], ours_whole_job: float) -> Non
     _assert_rounded_ratio(row["whole-job ratio"], reference / ours_whole_job)
 
 
+def _assert_headline_consistent(row: dict[str, str], ours_whole_job: float) -> None:
+    """The headline's ratio follows from the reference's time to our objective (or its whole run, read "> N×")."""
+    reached = row["ref at ours' objective (s)"]
+    if reached == "never":
+        assert row["headline ratio"].startswith("> ")
+        _assert_rounded_ratio(row["headline ratio"].removeprefix("> "), float(row["ref run (s)"]) / ours_whole_job)
+    else:
+        _assert_rounded_ratio(row["headline ratio"], float(reached) / ours_whole_job)
+    assert float(row["ours final objective (median)"]) > 0
+
+
 def _assert_rounded_ratio(cell: str, expected: float) -> None:
     """A ratio printed to 0.1, of two times printed to 3 significant figures (each off by up to 0.5 %)."""
     assert abs(_ratio(cell) - expected) <= 0.05 + 0.01 * expected, (cell, expected)
@@ -69,40 +82,59 @@ def _assert_rounded_ratio(cell: str, expected: float) -> None:
 def test_quick_benchmark_prints_the_tables_and_writes_results(tmp_path, capsys):
     stdout = _run(benchmark_main, capsys, "--quick", "--out", str(tmp_path), "--set", "iterations=20")
     assert re.search(r"^Machine: .*cpu_kind: ", stdout, re.MULTILINE)
-    assert "Against the balanced reference (content weight 5, style weight 100), the headline:" in stdout
-    assert "Against the tutorial reference (content weight 1, style weight 1e+06):" in stdout
-    (headline,), (tutorial,), layers, (throughput,) = _tables(stdout)
-    assert {"ref texture", "ref content", "ours final texture", "ours structure", "ours worst region"} <= set(headline)
+    assert "The headline: our default job against the same-objective reference" in stdout
+    assert "against the balanced reference (content weight 5, style weight 100), to its judged quality:" in stdout
+    assert "against the tutorial reference (content weight 1, style weight 1e+06):" in stdout
+    (headline,), (balanced,), (tutorial,), layers, (throughput,) = _tables(stdout)
+    assert {"ref texture", "ref content", "ours final texture", "ours structure", "ours worst region"} <= set(balanced)
     assert "ref style" in tutorial and "ref texture" not in tutorial
-    ours_whole_job = float(headline["ours whole job (s, median)"])
-    _assert_ratios_consistent(headline, ours_whole_job)
+    ours_whole_job = float(balanced["ours whole job (s, median)"])
+    assert float(headline["ours whole job (s, median)"]) == ours_whole_job
+    _assert_ratios_consistent(balanced, ours_whole_job)
     _assert_ratios_consistent(tutorial, ours_whole_job)
-    assert [row["picture"] for row in layers] == ["tutorial reference", "balanced reference", "ours (median of 1)"]
-    assert layers[2]["style (mean)"] == headline["ours final style"]
-    assert layers[2]["texture"] == headline["ours final texture"]
-    assert layers[1]["texture"] == headline["ref texture"]
+    _assert_headline_consistent(headline, ours_whole_job)
+    pictures = ["tutorial reference", "balanced reference", "same_objective reference", "ours (median of 1)"]
+    assert [row["picture"] for row in layers] == pictures
+    assert layers[3]["style (mean)"] == balanced["ours final style"]
+    assert layers[3]["texture"] == balanced["ours final texture"]
+    assert layers[1]["texture"] == balanced["ref texture"]
     assert layers[0]["style (mean)"] == tutorial["ref style"]
+    assert headline["ours texture / content / structure"].split(" / ")[0] == balanced["ours final texture"]
+    assert headline["ref texture / content / structure"].split(" / ")[0] == layers[2]["texture"]
     assert {"ours iterations at tutorial quality", "ours iterations at balanced quality"} <= set(throughput)
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["machine"]["cpu_kind"]
     assert results["engine_config"]["iterations"] == 20
     (entry,) = results["results"]
-    assert entry["headline"] == "balanced"
-    assert list(entry["references"]) == ["tutorial", "balanced"]
+    assert entry["headline"] == "same_objective"
+    assert list(entry["references"]) == ["tutorial", "balanced", "same_objective"]
+    assert entry["references"]["same_objective"]["loss_weights"] is None
+    race = entry["objective"]
+    assert len(race["reference_snapshots"]) == QUICK["evaluations"] + 1  # every evaluation's start, and the end
+    assert race["headline_ratio"] * entry["ours"]["seconds_median"] == pytest.approx(
+        race["reference_at_ours"] or entry["references"]["same_objective"]["seconds"]
+    )
     for name, reference in entry["references"].items():
         assert reference["evaluations"] == QUICK["evaluations"]
-        assert reference["loss_weights"] == {"content": REFERENCES[name].content, "style": REFERENCES[name].style}
+        if name in REFERENCES:
+            assert reference["loss_weights"] == {"content": REFERENCES[name].content, "style": REFERENCES[name].style}
         assert set(reference["final"]["layers"]) == {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}
         assert entry["ours"]["whole_job_ratio"][name] == pytest.approx(
             reference["seconds"] / entry["ours"]["seconds_median"]
         )
     assert entry["references"]["balanced"]["target"]["style_measure"] == "texture"
     assert entry["references"]["tutorial"]["target"]["style_measure"] == "style"
-    assert f"{entry['references']['balanced']['target']['style']:.4g}" == headline["ref texture"]
+    assert f"{entry['references']['balanced']['target']['style']:.4g}" == balanced["ref texture"]
     (run,) = entry["ours"]["runs"]
-    assert set(run["time_to_quality"]) == {"tutorial", "balanced"}
-    assert set(entry["files"]) == {"plot", "tutorial_reference_image", "balanced_reference_image", "ours_image"}
+    assert set(run["time_to_quality"]) == {"tutorial", "balanced", "same_objective"}
+    assert set(entry["files"]) == {
+        "plot",
+        "tutorial_reference_image",
+        "balanced_reference_image",
+        "same_objective_reference_image",
+        "ours_image",
+    }
     for name in entry["files"].values():
         with Image.open(tmp_path / name) as picture:
             picture.verify()
@@ -201,3 +233,17 @@ def test_jumps_runs_the_coarsest_scale_of_a_suite_pair(capsys):
     first, lowest, final = (float(row[column]) for column in ("first loss", "lowest loss", "final loss"))
     assert lowest < first and lowest <= final  # four steps lowered the loss from where it started
     assert float(row["largest jump"]) >= 1.0
+
+
+def test_the_objective_meter_scores_a_finished_picture_below_the_photo(stylizer):
+    """The headline's criterion: our job's own objective, in fp32, falls from the photo (where the style term is
+    large) to the finished picture, and refuses a picture of another size."""
+    photo = Image.open(EXAMPLES / "cat.jpg").convert("RGB")
+    style = Image.open(EXAMPLES / "style_swirls.jpg").convert("RGB")
+    config = StyleConfig(size=96, min_size=48, scales=2, iterations=15, coarse_iterations=15, preview_every=0)
+    meter = ObjectiveMeter(Stylizer(stylizer.weights, device="cpu", precision="fp32"), photo, style, config)
+    picture = stylizer.stylize_image(photo, style, config)
+    assert picture.size == meter.size
+    assert meter(picture) < meter(photo.resize(meter.size, Image.Resampling.LANCZOS)) / 5
+    with pytest.raises(ValueError, match="set up for"):
+        meter(photo)
