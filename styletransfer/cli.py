@@ -11,7 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .config import SETTINGS, StyleConfig
-from .engine import Stylizer
+from .engine import OutOfMemoryError, Stylizer
 from .images import ImageError
 from .memory import parse_memory, readable_bytes
 from .settings import Setting
@@ -110,7 +110,8 @@ def _shown(default: Any) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code: 0, 2 for bad input, 1 when the device ran out of
+    memory, 130 when interrupted."""
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
@@ -128,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ImageError, WeightsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OutOfMemoryError as error:  # the engine has released the job's memory and says what to try
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -28,21 +28,36 @@ def pick_device(requested: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def pick_precision(device: torch.device, requested: Precision = "auto") -> Literal["bf16", "fp32"]:
-    """Resolve ``"auto"``: bf16 where the hardware runs it natively, fp32 elsewhere.
+#: The first CUDA compute capability whose tensor cores compute bf16 (Ampere, 8.0). Older GPUs (the T4's 7.5, the
+#: V100's 7.0) only emulate it, slowly.
+CUDA_NATIVE_BF16 = (8, 0)
 
-    Gram matrices and losses are always computed in fp32; only the convolutions
-    run in the chosen precision.
+
+def pick_precision(device: torch.device, requested: Precision = "auto") -> Literal["bf16", "fp32"]:
+    """Resolve ``"auto"``: bf16 where the hardware of ``device`` computes it natively, fp32 elsewhere.
+
+    Native means a CUDA GPU of compute capability 8.0 or more (asked of ``device`` itself, not the current
+    device; ``torch.cuda.is_bf16_supported`` also says yes where bf16 is only emulated), or a CPU with
+    AVX512-BF16 or AMX. Everywhere else (older GPUs, Apple's MPS, CPUs with AVX2 only) the network runs in fp32.
+    fp16 is never chosen: its tensor cores would be fast on a T4 or V100, but its narrow range can overflow the
+    activations or underflow the gradients without loss scaling, which this engine does not do, and no fp16
+    picture has been checked. Gram matrices and losses are always computed in fp32; only the convolutions run in
+    the chosen precision.
     """
     if requested not in ("auto", "bf16", "fp32"):
         raise ValueError(f"precision must be auto, bf16 or fp32; got {requested!r}.")
     if requested != "auto":
         return requested
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if cuda_has_native_bf16(device) else "fp32"
     if device.type == "cpu":
         return "bf16" if cpu_has_native_bf16() else "fp32"
     return "fp32"
+
+
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """Whether the CUDA GPU ``device`` has bf16 tensor cores (compute capability :data:`CUDA_NATIVE_BF16` or more)."""
+    return tuple(torch.cuda.get_device_capability(device)) >= CUDA_NATIVE_BF16
 
 
 @lru_cache(maxsize=1)

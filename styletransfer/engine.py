@@ -133,6 +133,9 @@ class Stylizer:
         its region on the photo, in order (``None``: everywhere); ``keep_mask`` a
         region that stays the photo; ``style_masks`` the part of each style image
         that feeds its region. Masks may be of any size; white is the region.
+
+        Bad images or settings raise at once; the memory plan is made when the
+        first event is asked for, so a job too big even in tiles raises then.
         """
         config = config or StyleConfig()
         if settings:
@@ -156,11 +159,23 @@ class Stylizer:
         regions = make_regions(
             content_image.size, len(style_images), masks, keep_mask, style_masks, feather=config.mask_feather
         )
-        budget = config.max_memory or available_memory(self.device)
-        layers = config.network_layers
-        memory = [plan_scale(size, layers, budget) for size, _ in plan]
-        job = self._optimise(content_image, style_images, config, plan, regions, memory, budget)
+        job = self._planned(content_image, style_images, config, plan, regions)
         return self._releasing(job, plan[-1][0])
+
+    def _planned(
+        self,
+        content_image: Image.Image,
+        style_images: list[Image.Image],
+        config: StyleConfig,
+        plan: Plan,
+        regions: Regions | None,
+    ) -> Iterator[Progress]:
+        """The job, its memory planned (see :mod:`styletransfer.memory`) only when its first event is asked for: by
+        then whoever runs it holds the device (the app's device lock), so the free memory it plans with is what the
+        job before it left, not what that job still held."""
+        budget = config.max_memory or available_memory(self.device)
+        memory = [plan_scale(size, config.network_layers, budget) for size, _ in plan]
+        yield from self._optimise(content_image, style_images, config, plan, regions, memory, budget)
 
     def stylize_image(
         self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings

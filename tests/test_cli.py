@@ -6,9 +6,12 @@ import subprocess
 import sys
 
 import numpy as np
+import torch
 from PIL import Image
 
+from styletransfer import Stylizer
 from styletransfer.cli import main
+from styletransfer.engine import Evaluation
 
 from .conftest import EXAMPLES, ROOT, run_in_process
 
@@ -17,7 +20,7 @@ TINY = ["--size", "96", "--min-size", "48", "--scales", "2", "--iterations", "8"
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "styletransfer", *args, "--weights", "bundled"],
+        [sys.executable, "-m", "styletransfer", *args, "--weights", "bundled", "--device", "cpu"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -69,7 +72,7 @@ def test_cli_rejects_a_file_that_is_not_an_image(tmp_path):
 
 def run_cli_in_process(capsys, *args: str) -> tuple[int, str]:
     """The command line's exit code and standard error, run in this process (no interpreter to start)."""
-    ran = run_in_process(main, [*args, "--weights", "bundled"], capsys)
+    ran = run_in_process(main, [*args, "--weights", "bundled", "--device", "cpu"], capsys)
     return ran.code, ran.err
 
 
@@ -109,3 +112,18 @@ def test_cli_paints_only_inside_the_mask(tmp_path):
         "--mask", str(tmp_path / "left.png"), "--mask", str(tmp_path / "left.png"), "-o", str(tmp_path / "x.png"),
     )  # fmt: skip
     assert too_many.returncode == 2 and "2 masks but 1 style image" in too_many.stderr
+
+
+def test_cli_running_out_of_memory_is_a_one_line_message(monkeypatch, capsys, tmp_path):
+    def out_of_memory(self, image):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Evaluation, "__call__", out_of_memory)
+    output = tmp_path / "out.png"
+    code, error = run_cli_in_process(capsys, str(EXAMPLES / "cat.jpg"), str(EXAMPLES / "style_ink.jpg"), "-o",
+                                     str(output), *TINY)  # fmt: skip
+    assert code == 1
+    assert error.strip().splitlines()[-1] == (
+        "error: Ran out of memory on CPU, fp32 at 96×64 pixels. Try a smaller output size."
+    ).replace("fp32", Stylizer("bundled", device="cpu").precision)
+    assert "Traceback" not in error and not output.exists()
