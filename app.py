@@ -26,6 +26,7 @@ import gradio as gr
 from webapp.fitting import target_seconds
 from webapp.jobs import Studio
 from webapp.layout import LAUNCH_STYLE, build_demo
+from webapp.zerogpu import on_zero_gpu
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -72,15 +73,21 @@ def launch(demo: gr.Blocks, *, prevent_thread_lock: bool = False, **server: Any)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Load the weights once, warm the backbone up, and serve the page."""
+    """Load the weights once, warm the backbone up and fit the defaults to the device, and serve the page.
+
+    On ZeroGPU there is no GPU outside a GPU call, so nothing is timed: the page keeps the GPU defaults (see the
+    README's ZeroGPU section)."""
     logging.basicConfig(format="%(message)s")
     logger.setLevel(logging.INFO)
     server = server_options(parse_args(argv))
     studio = Studio.from_environment()
     logger.info("Backbone ready: %s", studio.stylizer.description)
-    studio.warm_up()
-    fitted = studio.fit_defaults(target_seconds())
-    logger.info("Default job: %s px, about %.0f s here", fitted.config.size, fitted.predicted_seconds)
+    if on_zero_gpu():
+        logger.info("ZeroGPU: the GPU defaults, %s px; nothing timed at start-up", studio.defaults.size)
+    else:
+        studio.warm_up()
+        fitted = studio.fit_defaults(target_seconds())
+        logger.info("Default job: %s px, about %.0f s here", fitted.config.size, fitted.predicted_seconds)
     launch(build_demo(studio), **server)
 
 

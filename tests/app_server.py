@@ -28,10 +28,11 @@ HANG_GUARD = 120.0
 
 
 def bundled_studio() -> Studio:
-    """A studio built and warmed up as ``app.py`` does, from ``STYLETRANSFER_WEIGHTS=bundled``, with tiny defaults."""
+    """A studio built and warmed up as ``app.py`` does, from ``STYLETRANSFER_WEIGHTS=bundled``, on the CPU (whatever
+    else the machine has: the tests expect the CPU's bounds), with tiny defaults."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STYLETRANSFER_WEIGHTS", "bundled")
-        studio = Studio.from_environment(defaults=TINY_DEFAULTS)
+        studio = Studio.from_environment(device="cpu", defaults=TINY_DEFAULTS)
     studio.warm_up()
     return studio
 

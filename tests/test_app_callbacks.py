@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
-import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -293,18 +291,18 @@ def test_an_unknown_or_unavailable_backbone_is_a_clear_error(stylizer, tmp_path)
 def test_the_weights_come_from_the_environment_variable(monkeypatch, stylizer):
     sources = []
 
-    def fake_stylizer(source):
-        sources.append(source)
+    def fake_stylizer(source, device=None):
+        sources.append((source, device))
         return stylizer
 
     monkeypatch.setattr("webapp.backbones.Stylizer", fake_stylizer)
     assert Studio.from_environment({}).backbones.sources["torchvision"] == "hub"
-    assert Studio.from_environment({"STYLETRANSFER_WEIGHTS": "bundled"}).backbones.default == "original"
+    assert Studio.from_environment({"STYLETRANSFER_WEIGHTS": "bundled"}, device="cpu").backbones.default == "original"
     assert Studio.from_environment({"STYLETRANSFER_WEIGHTS": "/w/vgg.safetensors"}).backbones.sources == {
         "original": "bundled",
         "torchvision": "/w/vgg.safetensors",
     }
-    assert sources == ["auto", "bundled", "/w/vgg.safetensors"]
+    assert sources == [("auto", None), ("bundled", "cpu"), ("/w/vgg.safetensors", None)]
 
 
 # Rendering helpers
@@ -373,19 +371,6 @@ def test_the_style_gallery_offers_paintings_and_each_click_gives_its_file():
 def test_server_options_take_flags_then_environment_then_defaults(argv, environ, expected):
     options = app.server_options(app.parse_args(argv), environ)
     assert (options["server_name"], options["server_port"], options["share"]) == expected
-
-
-def test_zero_gpu_decorator_only_where_spaces_is_installed(monkeypatch):
-    def fn():
-        return "ran"
-
-    monkeypatch.setitem(sys.modules, "spaces", None)  # import spaces → ImportError
-    assert layout.gpu_decorator()(fn) is fn
-    calls = []
-    fake = types.SimpleNamespace(GPU=lambda duration: calls.append(duration) or (lambda f: ("on gpu", f)))
-    monkeypatch.setitem(sys.modules, "spaces", fake)
-    assert layout.gpu_decorator()(fn) == ("on gpu", fn)
-    assert calls == [layout.GPU_SECONDS]
 
 
 def test_stylize_and_example_runs_share_one_device_queue(studio, monkeypatch, tmp_path):

@@ -33,11 +33,12 @@ class Backbones:
         self._loading = threading.Lock()
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Backbones:
-        """Load the default backbone from :data:`WEIGHTS_ENV` (``auto`` when unset)."""
+    def from_environment(cls, environ: Mapping[str, str] = os.environ, *, device: str | None = None) -> Backbones:
+        """Load the default backbone from :data:`WEIGHTS_ENV` (``auto`` when unset) on ``device`` (default: the
+        fastest there is)."""
         source = environ.get(WEIGHTS_ENV, "auto").strip() or "auto"
         torchvision_source = source if source not in ("auto", "hub", "bundled") else "hub"
-        return cls(Stylizer(source), torchvision_source=torchvision_source)
+        return cls(Stylizer(source, device=device), torchvision_source=torchvision_source)
 
     @property
     def stylizer(self) -> Stylizer:

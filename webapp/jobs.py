@@ -6,6 +6,10 @@ files and a :class:`~webapp.meter.WorkMeter`; its callbacks turn the engine's
 :class:`~styletransfer.Progress` events into the page's outputs, and move each
 session's :class:`~webapp.job.Job` through its states. Its device lock is the one
 thing that keeps one job at a time on the device.
+
+The engine itself runs in :meth:`Studio.paint`, the GPU function: on a ZeroGPU Space
+it runs in a GPU process (see :mod:`webapp.zerogpu`), so it takes and yields only
+what pickles, and the job's state, the lock, Stop and the files stay here.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
@@ -29,6 +35,7 @@ from .job import Job, JobState
 from .masks import user_regions
 from .meter import WorkMeter
 from .options import Bounds, bounds_for, build_config, defaults_for, options_from_config
+from .zerogpu import Failure, Request, gpu_decorator
 
 #: Between previews, the status line is refreshed at most this often (seconds). Each refresh is also a
 #: point where Gradio's cancel takes effect, so this bounds how long it waits on top of the current iteration.
@@ -67,11 +74,13 @@ class Studio:
         defaults: StyleConfig | None = None,
         bounds: Bounds | None = None,
         files: render.OutputFiles | None = None,
+        on_device: Callable[[Callable], Callable] | None = None,
     ) -> None:
         """``stylizer`` is the default backbone, already loaded (or all of them); ``torchvision_source`` is where
         the other kind of weights comes from if a user picks it (``"hub"`` or a safetensors path).
         ``defaults`` are the settings the page starts with (see :func:`~webapp.options.defaults_for`);
-        ``bounds`` the most one job may ask for (see :func:`~webapp.options.bounds_for`)."""
+        ``bounds`` the most one job may ask for (see :func:`~webapp.options.bounds_for`); ``on_device`` decorates
+        :meth:`paint` to run it on the device (default: :func:`~webapp.zerogpu.gpu_decorator`)."""
         self.backbones = (
             stylizer if isinstance(stylizer, Backbones) else Backbones(stylizer, torchvision_source=torchvision_source)
         )
@@ -83,16 +92,19 @@ class Studio:
         self.bounds = bounds or bounds_for(self.stylizer.device)
         self.files = files or render.OutputFiles()
         self.meter = WorkMeter()
+        self._paint_on_device = (on_device or gpu_decorator())(self.paint)
         self._device = threading.Lock()
         """Held by the job using the device: the one thing that keeps jobs from overlapping there. The queue
         (``layout.DEVICE_QUEUE``) orders them, but Gradio starts the next job as soon as one is cancelled, while
         the cancelled engine may still be finishing its iteration."""
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ, **settings: Any) -> Studio:
-        """Load the default backbone from :data:`~webapp.backbones.WEIGHTS_ENV` (``auto`` when unset);
-        ``settings`` as for the constructor."""
-        return cls(Backbones.from_environment(environ), **settings)
+    def from_environment(
+        cls, environ: Mapping[str, str] = os.environ, *, device: str | None = None, **settings: Any
+    ) -> Studio:
+        """Load the default backbone from :data:`~webapp.backbones.WEIGHTS_ENV` (``auto`` when unset) on ``device``
+        (default: the fastest there is); ``settings`` as for the constructor."""
+        return cls(Backbones.from_environment(environ, device=device), **settings)
 
     @property
     def stylizer(self) -> Stylizer:
@@ -147,7 +159,7 @@ class Studio:
         Closing this generator, or Stop on ``job``, stops the engine.
         """
         given = {"editor": regions, "mask": mask, "second_mask": second_mask, "keep_mask": keep_mask}
-        events, stylizer, config, photo = self._start(content, style, second_style, given, options)
+        request, stylizer, photo = self._request(content, style, second_style, given, options)
         hardware = render.hardware_line(stylizer)
         job = job if job is not None else Job()
         job.queue(content, photo)
@@ -156,45 +168,71 @@ class Studio:
                 if job.stop_requested:
                     return
                 yield outputs(status=render.waiting_status(hardware))
+            events = self._paint_on_device(request)
             try:
                 job.start()
                 self.meter.begin()
-                yield from self._run(events, job, config, photo, hardware)
+                ended = yield from self._run(events, job, request.config, photo, hardware)
             finally:
-                events.close()
+                events.close()  # on ZeroGPU this returns once the GPU process has closed the engine
                 self.meter.end()
                 self._device.release()
-        except (ValueError, OutOfMemoryError) as error:  # settings or images the engine cannot use; too big
-            job.fail()
-            raise gr.Error(str(error)) from None
+            if ended is not None:  # the files are written here, with the device free (and ZeroGPU's GPU given back)
+                yield self._finished(*ended, job, hardware)
         finally:
-            events.close()
             job.end()
 
+    def paint(self, request: Request) -> Iterator[Progress | Failure]:
+        """The GPU function: run the engine for ``request`` and yield its events, the previews at the request's
+        display size and the final picture at full size; a job that cannot go on ends with a :class:`Failure`.
+
+        It takes and yields only what pickles (see :mod:`webapp.zerogpu`). Closing it closes the engine, which
+        stops before its next iteration and frees the job's memory."""
+        try:
+            stylizer = self.backbones.get(request.backbone)
+            engine = stylizer.stylize(
+                request.content, list(request.styles), request.config, **request.regions.engine_arguments()
+            )
+            with closing(engine):
+                for event in engine:
+                    if event.image is not None and not event.final:
+                        event = replace(event, image=render.at_size(event.image, request.display_size))
+                    yield event
+        except (ValueError, OutOfMemoryError) as error:  # settings or images the engine cannot use; too big
+            yield Failure(str(error))
+        except gr.Error as error:  # the weights of a backbone could not be loaded
+            yield Failure(error.message)
+
     def _run(
-        self, events: Iterator[Progress], job: Job, config: StyleConfig, photo: Image.Image, hardware: str
+        self, events: Iterator[Progress | Failure], job: Job, config: StyleConfig, photo: Image.Image, hardware: str
     ) -> Iterator[Outputs]:
-        """The outputs of a job that has the device, event by event, until it ends or Stop is asked."""
+        """The outputs of a job that has the device, event by event, until it ends or Stop is asked; returns the
+        final event and the loss curve when the job got that far, for :meth:`_finished`."""
         curve = render.LossCurve()
         time_left = TimeLeft(self.speed, scale_plan(photo.size, config)) if self.speed is not None else None
         yield outputs(None, None, render.starting_status(hardware), None, None, None)
         last_yield = time.monotonic()
+        final = None
         for event in events:
+            if isinstance(event, Failure):
+                job.fail()
+                raise gr.Error(event.message)
             self.meter.iteration()
             job.add(event)
             curve.add(event)
             seconds_left = time_left.seconds_left(event) if time_left is not None else None
             if job.stop_requested and not event.final:
-                return  # Stop shows the rest; nothing may overwrite it
+                return None  # Stop shows the rest; nothing may overwrite it
             if event.final:
-                yield self._finished(event, job, curve, hardware)
+                final = event  # the last event: the GPU function ends with it
             elif event.image is not None or time.monotonic() - last_yield >= STATUS_INTERVAL:
                 status = render.running_status(event, hardware, seconds_left)
                 if event.image is None:
                     yield outputs(status=status)
                 else:
-                    yield outputs(image=render.at_size(event.image, photo.size), plot=curve.frame(), status=status)
+                    yield outputs(image=event.image, plot=curve.frame(), status=status)
                 last_yield = time.monotonic()
+        return None if final is None else (final, curve)
 
     def stop(self, job: Job) -> tuple[Any, Any, Any, Any]:
         """Stop the session's job, then show where it stopped and offer its latest picture, video and before/after.
@@ -214,11 +252,12 @@ class Studio:
         if job.latest is None or job.photo is None:
             return status, None, None, None
         stem = render.file_stem(job.name, job.latest.size)
+        photo = render.at_size(job.photo, render.display_size(job.photo.size))
         return (
             status,
             self.files.save_png(job.latest, stem),
             job.video(self.files, stem),
-            (job.photo, render.at_size(job.latest, job.photo.size)),
+            (photo, render.at_size(job.latest, photo.size)),
         )
 
     def run_example(self, content: str, style: str) -> Outputs:
@@ -231,32 +270,33 @@ class Studio:
         note = f"{status}\n\n*An example, made with the default settings.*"
         return image, None, note, download, video, comparison
 
-    def _start(
+    def _request(
         self,
         content: str | None,
         style: str | None,
         second_style: str | None,
         given_regions: dict[str, Any],
         options: dict[str, Any],
-    ) -> tuple[Iterator[Progress], Stylizer, StyleConfig, Image.Image]:
-        """Check the inputs, open the photo at the output size (the "before" picture) and start the engine's
-        generator; bad input raises ``gr.Error``."""
+    ) -> tuple[Request, Stylizer, Image.Image]:
+        """Check the inputs and open the photo at the output size (the "before" picture): the request for the GPU
+        function, the backbone it will use and the photo; bad input raises ``gr.Error``."""
         if content is None:
             raise gr.Error("Please add a content image: the photo to repaint.", title="No content image")
         if style is None:
             raise gr.Error("Please add a style image: the painting whose style to copy.", title="No style image")
-        styles = [style] if second_style is None else [style, second_style]
+        styles = (style,) if second_style is None else (style, second_style)
         try:
             config = build_config(options, second_style=second_style is not None, bounds=self.bounds)
             stylizer = self.backbones.get(options["backbone"])
             photo = load_image(content, max_side=config.size, name="content image")
             regions = user_regions(len(styles), **given_regions)
-            events = stylizer.stylize(content, styles, config, **regions.engine_arguments())
-            return events, stylizer, config, photo
+            stylizer.stylize(content, list(styles), config, **regions.engine_arguments()).close()  # checks them all
         except ValueError as error:  # includes ImageError
             raise gr.Error(str(error), title="Cannot stylize") from None
+        request = Request(options["backbone"], content, styles, config, regions, render.display_size(photo.size))
+        return request, stylizer, photo
 
-    def _finished(self, event: Progress, job: Job, curve: render.LossCurve, hardware: str) -> Outputs:
+    def _finished(self, event: Progress, curve: render.LossCurve, job: Job, hardware: str) -> Outputs:
         """The outputs for the final event: picture, curve, status, PNG, progress video and before/after pair."""
         stem = render.file_stem(job.name, event.image.size)
         return outputs(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,6 @@ EXAMPLE_PAIRS = [
 DEVICE_QUEUE = "device"
 #: Jobs that may wait for the device; beyond this, Gradio tells new users the app is busy.
 QUEUE_SIZE = 16
-#: ZeroGPU may hold a GPU this long (seconds) for one job.
-GPU_SECONDS = 120
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate")
 CSS = """
@@ -81,7 +78,6 @@ more coherent strokes for the same time. *Style strength* trades style against f
 
 def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     """The whole page, wired to ``studio``, with its queue set up."""
-    on_device = gpu_decorator()
     with gr.Blocks(title="Neural style transfer", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         if studio.notice:
@@ -108,14 +104,14 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                 examples=[[str(EXAMPLES / c), str(EXAMPLES / s)] for c, s in EXAMPLE_PAIRS],
                 inputs=[content, style],
                 outputs=results,
-                fn=on_device(studio.run_example),
+                fn=studio.run_example,
                 cache_examples=True,
                 cache_mode="lazy",
                 label="Examples: click a pair (the result is kept after the first time)",
                 elem_id="examples",
             )
         run = run_button.click(
-            on_device(studio.stylize),
+            studio.stylize,
             inputs=[content, style, second_style, job],
             inputs_kwargs={**options, "blend": blend, **regions},
             outputs=results,
@@ -250,12 +246,3 @@ def defaults_note(device_type: str, fitted: FittedDefaults | None = None) -> str
             f"On a GPU they are {describe(GPU_DEFAULTS)}."
         )
     return f"Defaults are set for this **GPU**: {describe(GPU_DEFAULTS)}. On a CPU they are {describe(CPU_DEFAULTS)}."
-
-
-def gpu_decorator() -> Callable[[Callable], Callable]:
-    """``spaces.GPU`` on a Hugging Face ZeroGPU Space (where ``spaces`` is installed); elsewhere a no-op."""
-    try:
-        import spaces
-    except ImportError:
-        return lambda fn: fn
-    return spaces.GPU(duration=GPU_SECONDS)

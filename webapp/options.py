@@ -50,7 +50,7 @@ class Bounds:
 
 #: On two CPU cores a megapixel-iteration takes about 3 s: 40 is a 512 px default job twice over, a few minutes.
 CPU_BOUNDS = Bounds(max_size=1024, max_iterations=1000, max_work=40.0, max_seconds=300.0)
-#: On a GPU: up to 8192 px, within the time a ZeroGPU Space lends a GPU for one job (see ``layout.GPU_SECONDS``).
+#: On a GPU: up to 8192 px, within the time a ZeroGPU Space lends a GPU for one job (see ``zerogpu.GPU_SECONDS``).
 #: Memory no longer bounds the size: a scale that would not fit is evaluated in tiles (``styletransfer.tiling``).
 #: At 8192×6144 what stays for the whole scale (the picture, its targets, the shortest optimiser history) is
 #: estimated at 12.5 GB; where the device has less, the plan refuses the job with a clear message. An 8192 px

@@ -21,6 +21,9 @@ SOURCE_LABELS = {"hub": "Hugging Face Hub", "bundled": "bundled with the app", "
 LOSS_FLOOR = 1e-4
 #: Longest side of the progress video, in pixels: bigger results give a video scaled down to this.
 VIDEO_SIDE = 1024
+#: Longest side of the previews sent to the page while a job runs; only the final picture comes at full size (up to
+#: 8192 px on a GPU, where each preview at that size would take seconds to encode and send).
+PREVIEW_SIDE = 1024
 #: Previews shown per second in the progress video.
 VIDEO_FPS = 8
 #: The video shows its last picture this many times over (one second's worth of frames).
@@ -112,6 +115,13 @@ def video_frame(image: Image.Image) -> Image.Image:
     frame = image.copy()
     frame.thumbnail((VIDEO_SIDE, VIDEO_SIDE), Image.Resampling.LANCZOS)
     return frame
+
+
+def display_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The (width, height) that previews of a picture of ``size`` are sent at: ``size``, shrunk to
+    :data:`PREVIEW_SIDE` on the long side when larger."""
+    scale = min(1.0, PREVIEW_SIDE / max(size))
+    return tuple(max(1, round(side * scale)) for side in size)  # type: ignore[return-value]
 
 
 def at_size(image: Image.Image, size: tuple[int, int]) -> Image.Image:
