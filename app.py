@@ -24,16 +24,18 @@ with contextlib.suppress(ImportError):  # On a ZeroGPU Space, `spaces` must come
 import gradio as gr
 
 from webapp.fitting import target_seconds
+from webapp.hardening import launch_options
 from webapp.jobs import Studio
 from webapp.layout import LAUNCH_STYLE, build_demo
 from webapp.zerogpu import on_zero_gpu
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-#: Largest upload accepted; the engine refuses images over 100 megapixels anyway.
-MAX_UPLOAD = "50mb"
+#: Largest upload accepted, in bytes (one file a request); the engine refuses images over 100 megapixels anyway.
+MAX_UPLOAD = 50 * 2**20
 #: Sessions whose state Gradio keeps (1–2 MB each here: a copy of the page's config and the latest picture);
-#: beyond this the oldest are dropped. Gradio's default, 10000, could fill a Space's memory.
+#: beyond this the least recently used of whoever holds the most goes. Gradio's default, 10000, could fill a
+#: Space's memory.
 SESSIONS_KEPT = 200
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -64,8 +66,7 @@ def launch(demo: gr.Blocks, *, prevent_thread_lock: bool = False, **server: Any)
     demo.launch(
         **server,
         **LAUNCH_STYLE,
-        max_file_size=MAX_UPLOAD,
-        state_session_capacity=SESSIONS_KEPT,
+        **launch_options(demo, max_upload=MAX_UPLOAD, sessions=SESSIONS_KEPT),
         footer_links=["api", "settings"],
         prevent_thread_lock=prevent_thread_lock,
         quiet=prevent_thread_lock,

@@ -22,6 +22,13 @@ ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 MAX_INPUT_PIXELS = 100_000_000
 #: The shortest side an input image may have.
 MIN_INPUT_SIDE = 16
+#: The formats opened, by PIL's names: photos and paintings come as JPEG, PNG, WebP, GIF, BMP or TIFF (a phone's
+#: multi-picture JPEG, MPO, is opened by PIL's JPEG reader, which hands it on). No other decoder runs on a
+#: stranger's file: PIL knows dozens, and some hand the file to other programs (EPS to Ghostscript, which would run
+#: the file's PostScript).
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+#: How the message for any other file names them.
+_FORMAT_NAMES = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 
 
 class ImageError(ValueError):
@@ -57,19 +64,19 @@ def load_image(source: ImageInput, *, max_side: int | None = None, name: str = "
     return image
 
 
-def open_image(source: ImageInput, *, name: str = "image") -> Image.Image:
+def open_image(source: ImageInput, *, name: str = "image", max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
     """Open ``source`` without decoding its pixels, and check what its header declares.
 
     Cheap enough to vet an upload before any other work: raises :class:`ImageError`
-    for files that are not images and for images with more than
-    :data:`MAX_INPUT_PIXELS` pixels (decompression bombs). The result is a lazy PIL
+    for files that are not images in one of :data:`IMAGE_FORMATS` and for images
+    with more than ``max_pixels`` pixels (decompression bombs). The result is a lazy PIL
     image; close it when done if it will not be loaded.
     """
     image = _open(source, name)
     width, height = image.size
-    if width * height > MAX_INPUT_PIXELS:
+    if width * height > max_pixels:
         image.close()
-        raise ImageError(_too_many_pixels(name, f"is {width}×{height} pixels,"))
+        raise ImageError(_too_many_pixels(name, f"is {width}×{height} pixels,", max_pixels))
     return image
 
 
@@ -82,22 +89,19 @@ def _open(source: ImageInput, name: str) -> Image.Image:
         return _from_array(source, name)
     stream = io.BytesIO(source) if isinstance(source, bytes) else Path(source)
     try:
-        return Image.open(stream)
+        return Image.open(stream, formats=IMAGE_FORMATS)
     except FileNotFoundError:
         raise ImageError(f"The {name} file {source!s} does not exist.") from None
     except Image.DecompressionBombError:
-        raise ImageError(_too_many_pixels(name, "declares far")) from None
+        raise ImageError(_too_many_pixels(name, "declares far", MAX_INPUT_PIXELS)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ImageError(
-            f"The {name} is not an image that can be read (JPEG, PNG, WebP, GIF, BMP or TIFF are accepted)."
-        ) from None
+        raise ImageError(f"The {name} is not an image that can be read ({_FORMAT_NAMES} are accepted).") from None
 
 
-def _too_many_pixels(name: str, size: str) -> str:
-    """The message for an image over :data:`MAX_INPUT_PIXELS`; ``size`` says how big it is ("is W×H pixels,")."""
+def _too_many_pixels(name: str, size: str, max_pixels: int) -> str:
+    """The message for an image over ``max_pixels``; ``size`` says how big it is ("is W×H pixels,")."""
     return (
-        f"The {name} {size} more than the {MAX_INPUT_PIXELS // 1_000_000} megapixels accepted. "
-        "Please use a smaller image."
+        f"The {name} {size} more than the {max_pixels / 1_000_000:g} megapixels accepted. Please use a smaller image."
     )
 
 

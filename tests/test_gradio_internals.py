@@ -3,15 +3,39 @@ removes one, the test named for it fails."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import gradio as gr
 import pytest
+from gradio.components.image_editor import EditorData
+from gradio.data_classes import DataWithFiles, FileData
+from gradio.processing_utils import async_move_files_to_cache
+from gradio.state_holder import StateHolder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 from tests.app_server import EXAMPLES, free_port
-from webapp.gradio_internals import naming_refusals, share_queue, vetting_uploads
+from webapp.blobs import BlobLedger, BlobLimits
+from webapp.gradio_internals import (
+    FILE_ROUTE,
+    UPLOAD_ROUTES,
+    closing_extras,
+    guarding_blobs,
+    kept_for_the_page,
+    naming_refusals,
+    refusing_urls,
+    serving_no_extra_paths,
+    share_queue,
+    sharing_sessions_fairly,
+    vetting_editor_images,
+    vetting_uploads,
+)
+from webapp.visitors import SessionOwners, current_visitor
 
 pytestmark = pytest.mark.slow
 
@@ -39,16 +63,26 @@ def build() -> tuple[gr.Blocks, gr.Examples]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Iterator[Client]:
+def served(tmp_path_factory) -> Iterator[tuple[gr.Blocks, Client]]:
+    """The small page, launched with one folder served through ``allowed_paths``, and a client."""
+    shared = tmp_path_factory.mktemp("shared")
+    (shared / "note.txt").write_text("shared")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("examples")))
         demo, _ = build()
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, allowed_paths=[str(shared)]
+    )
     try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+        yield demo, Client(f"http://127.0.0.1:{port}/", verbose=False)
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(served) -> Client:
+    return served[1]
 
 
 def test_gradio_calls_the_instance_preprocess_of_a_setting(client):
@@ -71,3 +105,102 @@ def test_gradio_examples_keep_their_cached_run_in_demo_fns(monkeypatch, tmp_path
     assert examples.cache_event is not None, "gr.Examples no longer exposes its cached run's event"
     run = demo.fns[examples.cache_event["id"]]
     assert (run.concurrency_id, run.concurrency_limit) == ("work", 1)
+
+
+def fetch(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_gradio_reads_api_open_and_allowed_paths_on_each_request(served):
+    demo, client = served
+    root = client.src.rstrip("/")
+    note = f"{root}{FILE_ROUTE}{demo.allowed_paths[0]}/note.txt"
+    assert fetch(note) == 200
+    serving_no_extra_paths(demo)
+    assert fetch(note) == 403
+    request = urllib.request.Request(
+        f"{root}/gradio_api/api/echo", data=b'{"data": [1, null]}', headers={"Content-Type": "application/json"}
+    )
+    assert urllib.request.urlopen(request, timeout=60).status == 200  # open off a Space
+    closing_extras(demo)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 404 and demo.vibe_mode is False
+
+
+def test_gradio_routes_the_guard_watches_exist(client):
+    """Both take POST only (the file route is used above)."""
+    for route in UPLOAD_ROUTES.values():
+        assert fetch(f"{client.src.rstrip('/')}{route}") == 405, route
+
+
+def png(size: tuple[int, int]) -> bytes:
+    data = io.BytesIO()
+    Image.new("RGBA", size).save(data, format="PNG")
+    return data.getvalue()
+
+
+def test_gradio_editor_converts_each_picture_through_the_instance(tmp_path):
+    editor = vetting_editor_images(gr.ImageEditor(type="pil"), "test picture", max_pixels=100)
+    fake = tmp_path / "photo.jpg"
+    fake.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0")
+    with pytest.raises(gr.Error, match="test picture is not an image"):
+        editor.preprocess(EditorData(background=FileData(path=str(fake))))
+    big = tmp_path / "big.png"
+    big.write_bytes(png((20, 20)))
+    with pytest.raises(gr.Error, match=r"20×20 pixels, more than the 0\.0001 megapixels"):
+        editor.preprocess(EditorData(layers=[FileData(path=str(big))]))
+
+
+def test_gradio_editor_blobs_come_through_the_instance_and_are_popped_when_used():
+    editor = gr.ImageEditor(type="pil")
+    ledger = BlobLedger(BlobLimits(sets_per_session=1))
+    end_session = guarding_blobs(editor, ledger, layers=3)
+    assert editor.accept_blobs._is_server_fn
+
+    def send(set_id: str, kind: str = "layer", index: str = "0") -> None:
+        fields = {"type": kind, "index": index, "id": set_id, "session_hash": "s"}
+        editor.accept_blobs(DataWithFiles(data=fields, files=[("layer.png", png((8, 8)))]))
+
+    send("a")
+    send("b")  # one set a session here: "a" goes
+    assert set(editor.blob_storage) == {"b"}
+    used = editor.preprocess(EditorData(id="b"))
+    assert len(used["layers"]) == 1 and "b" not in editor.blob_storage
+    with pytest.raises(Exception, match="422"):
+        send("c", index="3")
+    send("d", kind="background", index="null")
+    end_session("s")
+    assert editor.blob_storage == {}
+
+
+def test_gradio_moves_a_url_input_through_the_instance():
+    image = refusing_urls(gr.Image(type="filepath"))
+    payload = {"path": "https://example.invalid/photo.jpg", "meta": {"_type": "gradio.FileData"}}
+    with pytest.raises(gr.Error, match="does not fetch files from the web"):
+        asyncio.run(async_move_files_to_cache(payload, image))
+
+
+def test_gradio_state_holder_drops_sessions_only_in_update():
+    demo, _ = build()
+    holder = StateHolder()
+    holder.set_blocks(demo)
+    holder.capacity = 3
+    ended = []
+    sharing_sessions_fairly(holder, SessionOwners(), ended.append)
+    for session, visitor in [("mine", "me"), ("x1", "them"), ("x2", "them"), ("x3", "them")]:
+        token = current_visitor.set(visitor)
+        holder[session]
+        current_visitor.reset(token)
+    assert list(holder.session_data) == ["mine", "x2", "x3"] and ended == ["x1"]
+
+
+def test_gradio_keeps_the_gallerys_files_in_keep_in_cache():
+    with gr.Blocks() as demo:
+        gallery = gr.Gallery([str(EXAMPLES / "cat.jpg")])
+    kept = kept_for_the_page(demo)
+    assert gallery.value and any(path.endswith("cat.jpg") for path in kept)

@@ -17,26 +17,64 @@ stub files next to the module of every subclass.
 
 * :func:`share_queue`: ``gr.Examples`` takes no concurrency settings, so its
   cached runs are put in the Stylize event's queue through the event's entry in
-  ``demo.fns``. ``tests/test_gradio_internals.py``
-fails by name if a Gradio upgrade stops calling the instance's ``preprocess``.
+  ``demo.fns``.
+
+For a public link (see the README's Security section):
+
+* :func:`vetting_editor_images` and :func:`guarding_blobs`: the region editor's
+  pictures are opened by Gradio with PIL, whatever their format or size, and its
+  blob endpoint (``accept_blobs``) stores what any client sends under any index.
+* :func:`refusing_urls`: Gradio downloads a file input given as a URL before any
+  callback runs.
+* :func:`sharing_sessions_fairly`: Gradio drops the least recently used session when
+  there are too many, whoever opened the others.
+* :func:`closing_extras`: vibe mode follows ``GRADIO_VIBE_MODE`` with no launch
+  setting, the REST routes skip the queue off a Space, and ``GRADIO_ALLOWED_PATHS``
+  widens the files served.
+* :func:`kept_for_the_page` and :data:`UPLOAD_ROUTES`: what the upload folder's
+  sweeper spares, and the routes :mod:`webapp.request_guard` watches.
+
+``tests/test_gradio_internals.py`` fails by name if a Gradio upgrade removes any of these.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import gradio as gr
+from fastapi import HTTPException
+from gradio.state_holder import StateHolder
 
 from styletransfer import ImageError, open_image
 
+from .blobs import BlobLedger, BlobRefused
+from .visitors import SessionOwners, current_visitor
+
 Widget = TypeVar("Widget", bound=gr.components.Component)
+#: The longest echo of a client's value in a message, in characters.
+ECHO = 80
+#: The file route, and the two routes that take multipart bodies (files): paths under the server's root.
+FILE_ROUTE = "/gradio_api/file="
+UPLOAD_ROUTES = {"upload": "/gradio_api/upload", "component_server": "/gradio_api/component_server"}
+
+
+def echo(value: Any) -> str:
+    """``value``'s ``repr`` for a message, cut to :data:`ECHO` characters."""
+    return _cut(repr(value))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= ECHO else f"{text[: ECHO - 1]}…"
 
 
 def naming_refusals(widget: Widget, setting: str) -> Widget:
     """Make ``widget`` name ``setting`` when it refuses a value (out of range, not a choice, not a number).
 
-    Returns ``widget``, for use where it is made. Relies on: Gradio calling ``widget.preprocess`` (looked up on
-    the instance) on every event's input, and raising ``gr.Error`` from it for a value out of range.
+    Values are echoed at most :data:`ECHO` characters long. Returns ``widget``, for use where it is made. Relies
+    on: Gradio calling ``widget.preprocess`` (looked up on the instance) on every event's input, and raising
+    ``gr.Error`` from it for a value out of range, its message quoting the value.
     """
     check = widget.preprocess
 
@@ -44,10 +82,11 @@ def naming_refusals(widget: Widget, setting: str) -> Widget:
         try:
             return check(payload)
         except gr.Error as error:
-            raise gr.Error(f"Setting {setting!r}: {error.message}", title="Setting out of range") from None
+            message = error.message.replace(str(payload), _cut(str(payload)))
+            raise gr.Error(f"Setting {setting!r}: {message}", title="Setting out of range") from None
         except (TypeError, ValueError):
             raise gr.Error(
-                f"Setting {setting!r} must be a number; got {payload!r}.", title="Setting out of range"
+                f"Setting {setting!r} must be a number; got {echo(payload)}.", title="Setting out of range"
             ) from None
 
     widget.preprocess = preprocess  # type: ignore[method-assign]
@@ -86,3 +125,135 @@ def share_queue(demo: gr.Blocks, examples: gr.Examples, concurrency_id: str) -> 
     if examples.cache_event is not None:
         run = demo.fns[examples.cache_event["id"]]
         run.concurrency_id, run.concurrency_limit = concurrency_id, 1
+
+
+def vetting_editor_images(editor: gr.ImageEditor, what: str, max_pixels: int) -> gr.ImageEditor:
+    """Make ``editor`` check each picture it is sent (background, layers, composite) from its header, as uploads
+    are, before Gradio decodes it: formats other than the engine's and pictures over ``max_pixels`` are refused
+    with a message naming ``what``. Returns ``editor``. Relies on: Gradio's ``ImageEditor.preprocess`` converting
+    each picture through ``editor.convert_and_format_image`` (looked up on the instance), given a ``FileData`` (with
+    its ``path``) or the bytes of a blob."""
+    convert = editor.convert_and_format_image
+
+    def convert_and_format_image(file: Any, flatten_on_white: bool = False) -> Any:
+        if file is not None:
+            source = file.path if hasattr(file, "path") else bytes(file)
+            try:
+                open_image(source, name=what, max_pixels=max_pixels).close()
+            except ImageError as error:
+                raise gr.Error(str(error), title="Cannot use this picture") from None
+        return convert(file, flatten_on_white)
+
+    editor.convert_and_format_image = convert_and_format_image  # type: ignore[method-assign]
+    return editor
+
+
+def guarding_blobs(editor: gr.ImageEditor, ledger: BlobLedger, layers: int) -> Callable[[str], None]:
+    """Hold ``editor``'s blob endpoint to ``ledger``'s limits and to its ``layers`` layers; the function that drops
+    a session's blobs when it ends.
+
+    A blob of another kind than background, composite or one of the layers, or not one file, is refused with
+    HTTP 422; one the ledger refuses, with 413. Relies on: Gradio's component server calling
+    ``editor.accept_blobs`` (looked up on the instance, marked ``_is_server_fn``) with a ``DataWithFiles`` whose
+    ``data`` holds the form's fields (``type``, ``index``, ``id``, ``session_hash``) and ``files`` the blob; and on
+    ``editor.blob_storage``, a dict of the sets by id, from which Gradio's ``preprocess`` pops a set it uses.
+    """
+    accept = editor.accept_blobs
+    lock = threading.Lock()
+
+    def accept_blobs(data: Any) -> Any:
+        fields, files = data.data, data.files
+        kind, index = fields.get("type"), fields.get("index")
+        layer = kind == "layer" and str(index).isdigit() and int(index) < layers
+        other = kind in ("background", "composite") and index in (None, "", "null")
+        if not (layer or other) or len(files) != 1 or not fields.get("id"):
+            raise HTTPException(422, "Not one of the editor's pictures.")
+        with lock:
+            ledger.keep_only(editor.blob_storage)
+            try:
+                drop = ledger.admit(
+                    fields["id"], str(fields.get("session_hash")), current_visitor.get(), len(files[0][1])
+                )
+            except BlobRefused as refused:
+                raise HTTPException(413, str(refused)) from None
+            for set_id in drop:
+                editor.blob_storage.pop(set_id, None)
+            return accept(data)
+
+    def end_session(session: str) -> None:
+        with lock:
+            for set_id in ledger.end_session(session):
+                editor.blob_storage.pop(set_id, None)
+
+    accept_blobs._is_server_fn = True  # type: ignore[attr-defined]
+    editor.accept_blobs = accept_blobs  # type: ignore[method-assign]
+    return end_session
+
+
+def refusing_urls(widget: Widget) -> Widget:
+    """Make ``widget`` refuse a file given as a URL, with a message, instead of Gradio downloading it on the server.
+
+    Returns ``widget``. Relies on: Gradio moving every file of an event's input into the component's cache through
+    ``widget.async_move_resource_to_block_cache`` (looked up on the instance), given the URL itself.
+    """
+    move = widget.async_move_resource_to_block_cache
+
+    async def async_move_resource_to_block_cache(url_or_file_path: Any) -> str | None:
+        if url_or_file_path is not None and "://" in str(url_or_file_path):
+            raise gr.Error(
+                "This server does not fetch files from the web: please upload the file itself.",
+                title="Cannot use a web address",
+            )
+        return await move(url_or_file_path)
+
+    widget.async_move_resource_to_block_cache = async_move_resource_to_block_cache  # type: ignore[method-assign]
+    return widget
+
+
+def sharing_sessions_fairly(holder: StateHolder, owners: SessionOwners, ended: Callable[[str], None]) -> None:
+    """Make ``holder`` (Gradio's sessions) record each session's visitor (:data:`~webapp.visitors.current_visitor`
+    when it is opened) and, when there are more sessions than its capacity, drop the one ``owners`` picks, then
+    call ``ended`` with its id.
+
+    Relies on: ``StateHolder.__getitem__`` making a session it does not have and calling ``holder.update`` (looked
+    up on the instance) with its id, and ``update`` alone dropping sessions, from ``session_data`` (an
+    ``OrderedDict``, least recently used first) and ``time_last_used``, under ``holder.lock``, beyond
+    ``holder.capacity``.
+    """
+
+    def update(session: str) -> None:
+        dropped = []
+        with holder.lock:
+            if session in holder.session_data:
+                holder.session_data.move_to_end(session)
+                owners.note(session, current_visitor.get())
+            while len(holder.session_data) > holder.capacity:
+                drop = owners.to_drop(holder.session_data)
+                del holder.session_data[drop]
+                holder.time_last_used.pop(drop, None)
+                owners.forget(drop)
+                dropped.append(drop)
+        for drop in dropped:
+            ended(drop)
+
+    holder.update = update  # type: ignore[method-assign]
+
+
+def closing_extras(demo: gr.Blocks) -> None:
+    """Turn off, on ``demo``, what its environment could turn on: vibe mode (``GRADIO_VIBE_MODE``) and the REST
+    routes that skip the queue (open by default off a Space). Relies on: ``demo.vibe_mode`` and ``demo.api_open``,
+    read by Gradio's routes on each request."""
+    demo.vibe_mode = False
+    demo.api_open = False
+
+
+def serving_no_extra_paths(demo: gr.Blocks) -> None:
+    """Serve no folder that ``GRADIO_ALLOWED_PATHS`` named: call it once the server has started. Relies on:
+    ``demo.allowed_paths``, set from the environment by ``launch`` and read by the file route on each request."""
+    demo.allowed_paths = []
+
+
+def kept_for_the_page(demo: gr.Blocks) -> set[str]:
+    """The files in Gradio's cache that the page itself shows (its gallery, its examples), never to be swept.
+    Relies on: each block's ``keep_in_cache``, the set Gradio's own ``delete_cache`` spares."""
+    return set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))

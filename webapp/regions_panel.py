@@ -15,13 +15,18 @@ from PIL import Image
 
 from styletransfer import ImageError, load_image
 
-from .gradio_internals import vetting_uploads
+from .gradio_internals import vetting_editor_images, vetting_uploads
 from .masks import COLOURS, LAYERS, preview
 
 #: The editor's brush colours, one per layer (any colour paints the layer it is used on).
 BRUSH_COLOURS = ["#{:02x}{:02x}{:02x}".format(*colour) for colour in COLOURS]
 #: The longest side of the photo shown in the editor and the preview.
 EDITOR_SIDE = 768
+#: The most pixels a picture sent to the editor may have: the page sends the photo at :data:`EDITOR_SIDE`, and
+#: regions at a photo's full size go through the mask uploads. Checked from the header, before decoding.
+EDITOR_MAX_PIXELS = 4_000_000
+#: The editor's events share a queue of their own, a few at a time, away from the device's.
+EDITOR_QUEUE = {"concurrency_id": "editor", "concurrency_limit": 2, "show_progress": "hidden"}
 
 HELP = """
 Paint on the photo with the layer of the region you mean (the layer menu is at the bottom of the editor):
@@ -36,16 +41,20 @@ def region_widgets(content: gr.Image) -> dict[str, gr.components.Component]:
     ``keep_mask``); the editor follows the photo in ``content``."""
     gr.Markdown(HELP)
     with gr.Row():
-        editor = gr.ImageEditor(
-            type="pil",
-            image_mode="RGBA",
-            sources=[],
-            transforms=[],
-            layers=gr.LayerOptions(allow_additional_layers=False, layers=list(LAYERS)),
-            brush=gr.Brush(colors=BRUSH_COLOURS, default_color=BRUSH_COLOURS[0], default_size="auto"),
-            label="Paint the regions on your photo",
-            height=420,
-            elem_id="regions",
+        editor = vetting_editor_images(
+            gr.ImageEditor(
+                type="pil",
+                image_mode="RGBA",
+                sources=[],
+                transforms=[],
+                layers=gr.LayerOptions(allow_additional_layers=False, layers=list(LAYERS)),
+                brush=gr.Brush(colors=BRUSH_COLOURS, default_color=BRUSH_COLOURS[0], default_size="auto"),
+                label="Paint the regions on your photo",
+                height=420,
+                elem_id="regions",
+            ),
+            "regions picture",
+            EDITOR_MAX_PIXELS,
         )
         shown = gr.Image(label="The regions over the photo", interactive=False, height=420, elem_id="regions-preview")
     with gr.Accordion("…or upload masks (white = the region)", open=False, elem_id="mask-files"), gr.Row():
@@ -60,8 +69,8 @@ def region_widgets(content: gr.Image) -> dict[str, gr.components.Component]:
                 ("keep_mask", "Keep the photo here", "keep-photo mask"),
             ]
         }
-    content.change(photo_in_editor, inputs=content, outputs=editor, queue=False, api_visibility="private")
-    editor.change(regions_preview, inputs=editor, outputs=shown, queue=False, api_visibility="private")
+    content.change(photo_in_editor, inputs=content, outputs=editor, api_visibility="private", **EDITOR_QUEUE)
+    editor.change(regions_preview, inputs=editor, outputs=shown, api_visibility="private", **EDITOR_QUEUE)
     return {"regions": editor, **files}
 
 
@@ -72,9 +81,14 @@ def photo_in_editor(content: str | None) -> dict[str, Any] | None:
 
 
 def regions_preview(editor: dict[str, Any] | None) -> Image.Image | None:
-    """The editor's photo tinted with each painted layer's colour."""
+    """The editor's photo, at most :data:`EDITOR_SIDE` long, tinted with each painted layer's colour."""
     background = (editor or {}).get("background")
-    return preview(background, editor) if isinstance(background, Image.Image) else None
+    if not isinstance(background, Image.Image):
+        return None
+    if max(background.size) > EDITOR_SIDE:
+        background = background.copy()
+        background.thumbnail((EDITOR_SIDE, EDITOR_SIDE))
+    return preview(background, editor)
 
 
 def _photo(content: str | None) -> Image.Image | None:

@@ -1,0 +1,72 @@
+"""What :meth:`gr.Blocks.launch` needs so that a public link exposes the page and nothing more.
+
+:func:`launch_options` readies a built page for strangers and returns the launch
+settings that go with it: the request guard and the upload sweeper
+(:mod:`webapp.request_guard`, :mod:`webapp.sweeper`), the region editor's blob
+limits (:mod:`webapp.blobs`), sessions shared out by visitor
+(:mod:`webapp.visitors`), no server-side fetching of URLs, and monitoring, MCP, run
+history and vibe mode off whatever the environment says. The README's Security
+section says what a visitor can and cannot do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
+
+from . import gradio_internals as internals
+from .blobs import BlobLedger
+from .masks import LAYERS
+from .request_guard import RequestGuard, RequestLimits
+from .sweeper import UploadSweeper
+from .visitors import SessionOwners
+
+
+def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int) -> dict[str, Any]:
+    """Ready ``demo`` for a public link and return the keyword arguments of ``demo.launch`` that go with it:
+    uploads of at most ``max_upload`` bytes, one file a request, and the state of at most ``sessions`` sessions."""
+    internals.closing_extras(demo)
+    ends: list[Callable[[str], None]] = []
+    for block in demo.blocks.values():
+        internals.refusing_urls(block)
+        if isinstance(block, gr.ImageEditor):
+            ends.append(internals.guarding_blobs(block, BlobLedger(), layers=len(LAYERS)))
+
+    def session_ended(session: str) -> None:
+        for end in ends:
+            end(session)
+
+    def tab_closed(request: gr.Request) -> None:
+        if request.session_hash:
+            session_ended(request.session_hash)
+
+    demo.unload(tab_closed)
+    sweeper = UploadSweeper(get_upload_folder(), keep=lambda: internals.kept_for_the_page(demo))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        internals.serving_no_extra_paths(demo)
+        internals.sharing_sessions_fairly(app.state_holder, SessionOwners(), session_ended)
+        sweeping = asyncio.create_task(sweeper.run())
+        try:
+            yield
+        finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+
+    guard = Middleware(RequestGuard, limits=RequestLimits(upload_bytes=max_upload), sweeper=sweeper)
+    return {
+        "max_file_size": max_upload,
+        "state_session_capacity": sessions,
+        "app_kwargs": {"middleware": [guard], "lifespan": lifespan},
+        "enable_monitoring": False,
+        "mcp_server": False,
+        "run_history": False,
+    }
