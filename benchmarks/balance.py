@@ -27,9 +27,10 @@ from pathlib import Path
 
 import torch
 
-from styletransfer import StyleConfig, Stylizer
+from styletransfer import StyleConfig
 from styletransfer.weights import load_bundled_weights
 
+from . import hardware
 from .compare import BALANCED, STYLE_MEASURES, judged_reference
 from .judge import Judge, Target, judge_network
 from .ours import OursRun, output_size, run_ours
@@ -98,9 +99,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=EVALUATIONS,
         help=f"the {BALANCED} reference's evaluations (default {EVALUATIONS})",
     )
+    hardware.add_device_arguments(parser)
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--out", type=Path, help="a folder for each variant's final picture, NAME.png, to look at")
     args = parser.parse_args(argv)
+    hardware.check_device(parser, args)
     if (args.content is None) != (args.style is None):
         parser.error("--content and --style go together.")
     args.pairs = [args.pair]
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     pair = load_pairs(args)[0]
     weights = load_bundled_weights()
-    stylizer = Stylizer(weights, device="cpu")
+    stylizer = hardware.stylizer_for(args, weights)
     base = StyleConfig(size=args.size, preview_every=PREVIEW_EVERY)
     size = output_size(pair.content, base)
     judge = Judge(judge_network(weights, stylizer.device), pair.content, pair.style, size)

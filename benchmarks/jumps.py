@@ -21,6 +21,7 @@ import torch
 
 from styletransfer import StyleConfig, Stylizer, load_image
 
+from . import hardware
 from .quality import SuitePair, pairs_on_this_machine, suite_pairs
 from .report import markdown_table
 from .run import parse_settings, positive_int
@@ -44,8 +45,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--set", dest="settings", nargs="+", default=[], metavar="KEY=VALUE", help="StyleConfig overrides"
     )
+    hardware.add_device_arguments(parser)
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args(argv)
+    hardware.check_device(parser, args)
     args.suite = suite_pairs(parser, args.pairs)
     try:
         args.settings = parse_settings(args.settings)
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     suite = pairs_on_this_machine(args.suite)
-    stylizer = Stylizer("bundled", device="cpu")
+    stylizer = hardware.stylizer_for(args, "bundled")
     config = StyleConfig(size=args.size, preview_every=0).updated(
         **{**args.settings, "scales": 1, "iterations": args.iterations}
     )

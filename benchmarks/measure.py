@@ -8,21 +8,21 @@ from pathlib import Path
 
 import torch
 
-#: Floating-point work of one forward and backward pass of VGG19 up to relu5_1 on a 512×512 image.
-TFLOP_PER_EVALUATION_512 = 0.41
+from . import cuda
+from .flops import evaluation_flop
 
 
 def clock(device: torch.device) -> float:
     """``time.perf_counter()`` once the device has finished the work queued so far."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    if cuda.is_cuda(device):
+        cuda.synchronize(device)
     return time.perf_counter()
 
 
 def evaluation_tflop(size: tuple[int, int]) -> float:
-    """TFLOP of one VGG19 forward and backward at ``size`` (width, height): proportional to the pixels."""
-    width, height = size
-    return TFLOP_PER_EVALUATION_512 * width * height / (512 * 512)
+    """TFLOP of one VGG19 forward and backward to relu5_1 at ``size`` (width, height), counted from the layers'
+    shapes (see :mod:`benchmarks.flops`): 0.397 at 512×512."""
+    return evaluation_flop(size) / 1e12
 
 
 class PeakMemory:
@@ -40,8 +40,8 @@ class PeakMemory:
         self._reset_done = False
 
     def __enter__(self) -> PeakMemory:
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
+        if cuda.is_cuda(self.device):
+            cuda.reset_peak_memory(self.device)
             self._reset_done = True
         else:
             try:
@@ -54,8 +54,8 @@ class PeakMemory:
     def __exit__(self, *exc_info: object) -> None:
         if not self._reset_done:
             return
-        if self.device.type == "cuda":
-            self.mib = torch.cuda.max_memory_allocated(self.device) / 2**20
+        if cuda.is_cuda(self.device):
+            self.mib = cuda.peak_memory_bytes(self.device) / 2**20
         else:
             status = Path("/proc/self/status").read_text()
             self.mib = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024

@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 from styletransfer import StyleConfig, Stylizer, load_image
 from styletransfer.weights import load_bundled_weights
 
+from . import hardware
 from .judge import TEXTURE_LAYERS, Distances, Judge, judge_network
 from .ours import output_size
 from .run import ROOT, parse_settings, positive_int
@@ -130,11 +131,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--set", dest="settings", nargs="+", default=[], metavar="KEY=VALUE", help="StyleConfig overrides"
     )
+    hardware.add_device_arguments(parser)
     parser.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "quality", help="where the files go"
     )
     args = parser.parse_args(argv)
+    hardware.check_device(parser, args)
     args.suite = suite_pairs(parser, args.pairs or (QUICK_PAIRS if args.quick else None))
     args.size = args.size or (QUICK_SIZE if args.quick else DEFAULT_SIZE)
     try:
@@ -223,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     suite = pairs_on_this_machine(args.suite)
     weights = load_bundled_weights()
-    stylizer = Stylizer(weights, device="cpu")
+    stylizer = hardware.stylizer_for(args, weights)
     network = judge_network(weights, stylizer.device)
     config = StyleConfig(size=args.size).updated(**args.settings)
     args.out.mkdir(parents=True, exist_ok=True)

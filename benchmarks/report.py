@@ -7,7 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from operator import attrgetter
 from pathlib import Path
@@ -204,14 +204,19 @@ def load_warning(comparisons: list[Comparison], threads: int) -> str | None:
     )
 
 
-def throughput_table(comparisons: list[Comparison], peak_tflops: float | None) -> str:
-    """Seconds per evaluation and achieved TFLOP/s (VGG19 forward+backward work), optionally against a peak."""
+def throughput_table(comparisons: list[Comparison], peaks: Mapping[str, float], precisions: Mapping[str, str]) -> str:
+    """Seconds per evaluation and achieved TFLOP/s (VGG19 forward and backward, counted as :mod:`benchmarks.flops`
+    does), each against the device's peak in the precision it ran in (``precisions``: the ``references``' and
+    ``ours``, such as ``tf32`` and ``bf16``), where ``peaks`` has one."""
     names = list(comparisons[0].references)
+    reference_peak, ours_peak = peaks.get(precisions["references"]), peaks.get(precisions["ours"])
     header = [f"{name} ref s/evaluation" for name in names] + [f"{name} ref TFLOP/s" for name in names]
     header += [f"ours iterations at {name} quality" for name in names]
     header += ["ours iterations", "ours total (s)", "ours TFLOP/s"]
-    if peak_tflops:
-        header += [f"{name} ref % of {peak_tflops:g}" for name in names] + [f"ours % of {peak_tflops:g}"]
+    if reference_peak:
+        header += [f"{name} ref % of {precisions['references']} peak {reference_peak:g}" for name in names]
+    if ours_peak:
+        header += [f"ours % of {precisions['ours']} peak {ours_peak:g}"]
 
     def cells(c: Comparison) -> list[str]:
         runs = [c.references[name].run for name in names]
@@ -219,8 +224,10 @@ def throughput_table(comparisons: list[Comparison], peak_tflops: float | None) -
         row = [f"{run.seconds / run.evaluations:.3g}" for run in runs] + [f"{run.tflops:.3g}" for run in runs]
         row += [_count(c.ours_median(lambda run, name=name: run.iteration_at(name))) for name in names]
         row += [str(c.ours[0].iterations), _seconds(c.ours_seconds), f"{ours_tflops:.3g}"]
-        if peak_tflops:
-            row += [f"{100 * tflops / peak_tflops:.1f}" for tflops in (*(run.tflops for run in runs), ours_tflops)]
+        if reference_peak:
+            row += [f"{100 * run.tflops / reference_peak:.1f}" for run in runs]
+        if ours_peak:
+            row += [f"{100 * ours_tflops / ours_peak:.1f}"]
         return row
 
     return _configuration_table(comparisons, header, cells)

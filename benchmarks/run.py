@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+from collections import deque
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from styletransfer import StyleConfig, Stylizer, load_image
+from styletransfer.images import resize_long_side
 from styletransfer.weights import load_bundled_weights
 
+from . import cuda, hardware
 from .compare import BALANCED, HEADLINE, REFERENCE_NAMES, Comparison, Pair, compare
 from .judge import judge_network
+from .ours import output_size
 from .plot import plot_comparison
-from .reference import EVALUATIONS, REFERENCES
+from .reference import EVALUATIONS, REFERENCES, run_reference
 from .report import (
     headline_table,
     layers_table,
@@ -32,10 +36,11 @@ from .report import (
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DEFAULT_PAIRS = ["cat:swirls", "coffee:mosaic"]
+#: Output long sides; photos smaller than a size are enlarged to it (see :func:`sized_pair`).
 DEFAULT_SIZES = {"cpu": [256, 512], "cuda": [512, 1024, 2048, 4096]}
-#: Peak dense bf16 TFLOP/s of the card the GPU figures are compared with (H100).
-DEFAULT_PEAK_TFLOPS = {"cuda": 800.0}
 QUICK = {"sizes": [128], "evaluations": 30, "runs": 1, "pairs": DEFAULT_PAIRS[:1]}
+#: The warm-up before anything is timed: one tiny configuration, not reported.
+WARM_UP = {"size": 64, "evaluations": 3, "iterations": 2}
 #: Our engine's preview interval during the benchmark: only previews can be judged.
 PREVIEW_EVERY = 5
 
@@ -76,12 +81,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(REFERENCE_NAMES),
         help=f"the references to run (default all; {HEADLINE} sets the headline)",
     )
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    hardware.add_device_arguments(parser)
     parser.add_argument(
         "--threads", type=positive_int, default=2, help="torch CPU threads, the same for both (default 2)"
     )
     parser.add_argument(
-        "--peak-tflops", type=float, help="the device's peak TFLOP/s to compare with (default 800 on cuda)"
+        "--peak-tflops",
+        nargs="+",
+        metavar="[PRECISION=]TFLOPS",
+        help="the device's peak TFLOP/s to compare with: one number, or per precision (bf16=989 tf32=494 fp32=67); "
+        f"default on cuda: the known GPUs' dense peaks ({', '.join(hardware.KNOWN_GPUS)})",
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 128 px, 30 evaluations, one run, one pair")
     parser.add_argument(
@@ -105,9 +114,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.pairs = args.pairs or quick.get("pairs") or DEFAULT_PAIRS
     args.runs = args.runs or quick.get("runs") or 3
     args.evaluations = args.evaluations or quick.get("evaluations") or EVALUATIONS
-    args.peak_tflops = args.peak_tflops or DEFAULT_PEAK_TFLOPS.get(args.device)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA GPU is available.")
+    hardware.check_device(parser, args)
+    try:
+        args.peak_tflops = hardware.parse_peaks(args.peak_tflops or [])
+    except ValueError as error:
+        parser.error(str(error))
     try:
         args.settings = parse_settings(args.settings)
     except (ValueError, TypeError) as error:
@@ -148,6 +159,34 @@ def load_pairs(args: argparse.Namespace) -> list[Pair]:
     return pairs
 
 
+def sized_pair(pair: Pair, size: int) -> Pair:
+    """``pair`` with its photo enlarged to ``size`` on the long side when smaller, as :mod:`benchmarks.tiling` does:
+    the engine never paints beyond the photo's size, so without it every size above the photo's would measure the
+    photo's own size again."""
+    if max(pair.content.size) >= size:
+        return pair
+    return Pair(pair.name, resize_long_side(pair.content, size), pair.style)
+
+
+def planned_sizes(pairs: list[Pair], sizes: list[int], config: StyleConfig) -> list[tuple[int, int]]:
+    """The output (width, height) of every configuration, in the order they run."""
+    return [output_size(sized_pair(pair, size).content, config.updated(size=size)) for size in sizes for pair in pairs]
+
+
+def warm_up(pair: Pair, config: StyleConfig, stylizers: list[Stylizer]) -> None:
+    """Run a few untimed evaluations (:data:`WARM_UP`) of a reference and of our engine in each of ``stylizers``
+    (their precisions), so that no timed run pays for one-off costs: CUDA's context, kernels and allocator, cuDNN's
+    first calls. The judge is never timed."""
+    tiny = config.updated(size=WARM_UP["size"], scales=1, iterations=WARM_UP["iterations"], preview_every=0)
+    size = output_size(pair.content, tiny)
+    weights = REFERENCES["tutorial"]
+    run_reference(
+        stylizers[0].weights, pair.content, pair.style, size, stylizers[0].device, weights, WARM_UP["evaluations"]
+    )
+    for stylizer in stylizers:
+        deque(stylizer.stylize(pair.content, pair.style, tiny), maxlen=0)
+
+
 def save_outputs(comparison: Comparison, out: Path) -> dict[str, str]:
     """Write the plot and the final pictures (each reference's, our first run's) of one configuration.
 
@@ -170,22 +209,29 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     pairs = load_pairs(args)
     weights = load_bundled_weights()
-    stylizer = Stylizer(weights, device=args.device)
-    fp32 = Stylizer(weights, device=args.device, precision="fp32")
+    stylizer = hardware.stylizer_for(args, weights)
+    fp32 = Stylizer(weights, device=stylizer.device, precision="fp32")
     network = judge_network(weights, stylizer.device)
     base_config = StyleConfig(preview_every=PREVIEW_EVERY).updated(**args.settings)
+    if cuda.is_cuda(stylizer.device):
+        args.peak_tflops = args.peak_tflops or hardware.known_peaks(cuda.name(stylizer.device))
+    precisions = {"references": hardware.fp32_kind(stylizer.device), "ours": stylizer.precision}
+    if stylizer.precision == "fp32":
+        precisions["ours"] = precisions["references"]
     context = {  # before the runs: the engine's revision is the one imported now
-        "machine": machine(stylizer, args.threads),
+        "machine": {**machine(stylizer, args.threads), **hardware.describe(stylizer.device, args.peak_tflops)},
         "command": " ".join(["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]),
         "engine_config": {k: v for k, v in asdict(base_config).items() if k != "size"},
     }
     args.out.mkdir(parents=True, exist_ok=True)
+    print("warming up …", file=sys.stderr, flush=True)
+    warm_up(pairs[0], base_config, [stylizer, fp32])
     comparisons, files = [], []
     for size in args.sizes:
         for pair in pairs:
             print(f"measuring {pair.name} at {size} px …", file=sys.stderr, flush=True)
             comparison = compare(
-                pair,
+                sized_pair(pair, size),
                 base_config.updated(size=size),
                 stylizer,
                 network,
@@ -212,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         print(reference_table(comparisons, name) + "\n")
     print("Style distance per layer of the final pictures:\n")
     print(layers_table(comparisons) + "\n")
-    print(throughput_table(comparisons, args.peak_tflops))
+    print(throughput_table(comparisons, args.peak_tflops, precisions))
     warning = load_warning(comparisons, args.threads)
     if warning:
         print(f"\n{warning}")

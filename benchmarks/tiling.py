@@ -24,6 +24,7 @@ from styletransfer import StyleConfig, Stylizer, load_image
 from styletransfer.images import resize_long_side
 from styletransfer.memory import parse_memory, plan_scale, readable_bytes
 
+from . import cuda
 from .measure import PeakMemory
 from .report import machine, machine_line
 
@@ -71,8 +72,8 @@ def measure_job(
 
 
 def _resident_mib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.memory_allocated(device) / 2**20
+    if cuda.is_cuda(device):
+        return cuda.memory_bytes(device) / 2**20
     status = Path("/proc/self/status").read_text()
     return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
