@@ -141,6 +141,19 @@ class StyleConfig:
         low=0.0, high=0.25, step=0.005, row=5,
     )  # fmt: skip
 
+    temporal_weight: float = setting(
+        200.0, "number", "Temporal weight (video)",
+        "how firmly each video frame keeps to the previous one, warped by the optical flow, where the flow can be "
+        "trusted (Ruder et al.; 0: every frame stylised on its own)",
+        low=0.0, high=1e6,
+    )  # fmt: skip
+    video_iterations: int = setting(
+        20, "whole", "Iterations per later frame (video)",
+        "optimiser iterations for each video frame after the first, at the output size, starting from the previous "
+        "frame warped (the first frame is a whole job)",
+        low=1, high=100_000, step=1,
+    )  # fmt: skip
+
     def __post_init__(self) -> None:
         for name, described in SETTINGS.items():
             object.__setattr__(self, name, described.check(getattr(self, name)))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,9 @@ from .regions import EMPTY_MASK, Regions, make_regions
 from .tiling import Tile, assembled, cut, statistics, whole
 from .weights import BackboneWeights, load_weights
 
+if TYPE_CHECKING:
+    from .video import VideoProgress
+
 #: Above this long side (print sizes), a job's plan adds one scale per doubling (see :func:`scale_sizes`).
 PRINT_SIDE = 1024
 #: A tiled evaluation's first pass, a forward without gradients, against one forward and backward.
@@ -36,6 +40,9 @@ TILED_FIRST_PASS = 1 / 3
 
 Plan = list[tuple[tuple[int, int], int]]
 """A job's scales, coarse to fine: each one's (width, height) and its iterations (see :func:`scale_plan`)."""
+ExtraTerms = Mapping[str, Callable[[Tensor], Tensor]]
+"""Loss terms a caller adds to a job's objective at its output scale, by name: each maps the picture (1, 3, H, W)
+to a weighted scalar that is added to the total (such as the video's temporal loss)."""
 
 
 class OutOfMemoryError(RuntimeError):
@@ -122,6 +129,8 @@ class Stylizer:
         masks: Sequence[images.ImageInput | None] | None = None,
         keep_mask: images.ImageInput | None = None,
         style_masks: Sequence[images.ImageInput | None] | None = None,
+        initial: images.ImageInput | None = None,
+        extra_terms: ExtraTerms | None = None,
         **settings,
     ) -> Iterator[Progress]:
         """Repaint ``content`` in the style of ``styles``, yielding progress as it goes.
@@ -133,6 +142,10 @@ class Stylizer:
         its region on the photo, in order (``None``: everywhere); ``keep_mask`` a
         region that stays the photo; ``style_masks`` the part of each style image
         that feeds its region. Masks may be of any size; white is the region.
+
+        ``initial``: a picture to start from (resized to the output size) instead of the coarser scales' result; the
+        job is then the output scale only (a video's later frames start from the previous one, warped).
+        ``extra_terms`` are added to the objective at the output scale (see :data:`ExtraTerms`).
 
         Bad images or settings raise at once; the memory plan is made when the
         first event is asked for, so a job too big even in tiles raises then.
@@ -147,6 +160,9 @@ class Stylizer:
             raise ValueError(f"{len(style_list)} style images but {len(config.style_weights)} style weights.")
         content_image = images.load_image(content, max_side=config.size, name="content image")
         plan = scale_plan(content_image.size, config)
+        if initial is not None:
+            plan = plan[-1:]
+            initial = images.load_image(initial, name="initial picture").resize(plan[0][0], Image.Resampling.BICUBIC)
         _check_work(plan, config.work_limit)
         style_images = [
             images.load_image(
@@ -159,7 +175,7 @@ class Stylizer:
         regions = make_regions(
             content_image.size, len(style_images), masks, keep_mask, style_masks, feather=config.mask_feather
         )
-        job = self._planned(content_image, style_images, config, plan, regions)
+        job = self._planned(content_image, style_images, config, plan, regions, initial, extra_terms)
         return self._releasing(job, plan[-1][0])
 
     def _planned(
@@ -169,13 +185,17 @@ class Stylizer:
         config: StyleConfig,
         plan: Plan,
         regions: Regions | None,
+        initial: Image.Image | None = None,
+        extra_terms: ExtraTerms | None = None,
     ) -> Iterator[Progress]:
         """The job, its memory planned (see :mod:`styletransfer.memory`) only when its first event is asked for: by
         then whoever runs it holds the device (the app's device lock), so the free memory it plans with is what the
         job before it left, not what that job still held."""
         budget = config.max_memory or available_memory(self.device)
         memory = [plan_scale(size, config.network_layers, budget) for size, _ in plan]
-        yield from self._optimise(content_image, style_images, config, plan, regions, memory, budget)
+        yield from self._optimise(
+            content_image, style_images, config, plan, regions, memory, budget, initial, extra_terms
+        )
 
     def stylize_image(
         self, content: images.ImageInput, styles, config: StyleConfig | None = None, **settings
@@ -186,6 +206,21 @@ class Stylizer:
             if event.final:
                 return event.image
         raise RuntimeError("The stylization ended without a final image.")  # unreachable by construction
+
+    def stylize_video(
+        self,
+        video: str | os.PathLike,
+        styles: images.ImageInput | Sequence[images.ImageInput],
+        config: StyleConfig | None = None,
+        *,
+        output: str | os.PathLike | None = None,
+        **settings,
+    ) -> Iterator[VideoProgress]:
+        """Repaint the clip ``video`` frame by frame, each frame kept consistent with the one before, yielding
+        progress as it goes; see :func:`styletransfer.video.stylize_video`."""
+        from .video import stylize_video  # the per-frame loop is built on this module's jobs
+
+        return stylize_video(self, video, styles, config, output=output, **settings)
 
     def output_objective(
         self, content: images.ImageInput, styles: images.ImageInput | Sequence[images.ImageInput], config: StyleConfig
@@ -243,9 +278,12 @@ class Stylizer:
         regions: Regions | None,
         memory: list[MemoryPlan],
         budget: int,
+        initial: Image.Image | None = None,
+        extra_terms: ExtraTerms | None = None,
     ) -> Iterator[Progress]:
         """The coarse-to-fine optimisation itself, scale by scale as ``plan`` says, each within its ``memory``
-        plan (of ``budget`` bytes in all): a :class:`Progress` after every iteration."""
+        plan (of ``budget`` bytes in all): a :class:`Progress` after every iteration. The first scale starts from
+        ``initial`` when given; ``extra_terms`` join the objective at the last scale."""
         start = time.perf_counter()
         total = sum(steps for _, steps in plan)
         layers = config.network_layers
@@ -268,9 +306,12 @@ class Stylizer:
             tiles = _tiles_of(memory[scale], layers)
             objective = self._objective(net, target_content, styles, blend, config, regions, tiles, budget)
             keep = regions.keep_weights((width, height), self.device) if regions is not None else None
+            if initial is not None and image is None:
+                image = images.to_tensor(initial, self.device)
             image = _initial_image(image, target_content, styles[0], config.init, generator)
             image.requires_grad_(True)
-            evaluation = Evaluation(net, objective, self._autocast, tiles if memory[scale].tiled else None)
+            extra = extra_terms if scale == len(plan) - 1 else None
+            evaluation = Evaluation(net, objective, self._autocast, tiles if memory[scale].tiled else None, extra)
             step = _make_step(image, evaluation, config, memory[scale].history)
             for step_index in range(1, steps + 1):
                 terms = step()
@@ -531,15 +572,24 @@ class Evaluation:
     objective: Objective
     autocast: tiling.Autocast
     tiles: list[Tile] | None = None
+    extra: ExtraTerms | None = None
+    """Terms of the picture's pixels added to the objective (see :data:`ExtraTerms`), their gradient too."""
 
     def __call__(self, image: Tensor) -> LossTerms:
         if self.tiles is not None:
-            return tiling.evaluate(image, self.net, self.objective, self.tiles, self.autocast)
-        with self.autocast():
-            features = self.net(image)
-        terms = self.objective(features, image)
-        terms["total"].backward()
-        return {name: term.detach() for name, term in terms.items()}
+            terms = tiling.evaluate(image, self.net, self.objective, self.tiles, self.autocast)
+        else:
+            with self.autocast():
+                features = self.net(image)
+            terms = self.objective(features, image)
+            terms["total"].backward()
+            terms = {name: term.detach() for name, term in terms.items()}
+        for name, term in (self.extra or {}).items():
+            value = term(image)
+            value.backward()
+            terms[name] = value.detach()
+            terms["total"] = terms["total"] + terms[name]
+        return terms
 
 
 #: The most one L-BFGS step may move a pixel: the whole [0, 1] range. Without a line search L-BFGS takes unit steps

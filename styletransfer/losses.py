@@ -172,6 +172,22 @@ def total_variation(image: Tensor) -> Tensor:
     return dx.pow(2).mean() + dy.pow(2).mean()
 
 
+class TemporalLoss(nn.Module):
+    """The short-term temporal loss of Ruder et al. (2016): the mean squared difference between the picture and
+    the previous stylised frame warped to it, each pixel weighed by how far the flow can be trusted there
+    (0 at occlusions and motion boundaries; see :func:`styletransfer.flow.reliable`), times ``weight``."""
+
+    def __init__(self, warped: Tensor, trust: Tensor, weight: float) -> None:
+        super().__init__()
+        self.register_buffer("warped", warped.detach().float())
+        self.register_buffer("trust", trust.detach().float())
+        self.weight = weight
+
+    def forward(self, image: Tensor) -> Tensor:
+        """The weighted loss of ``image`` (1, 3, H, W)."""
+        return self.weight * (self.trust * (image.float() - self.warped).pow(2)).mean()
+
+
 LossTerms = dict[str, Tensor]
 """The objective's terms by name, each already multiplied by its weight: ``total`` (their sum, the one the
 optimiser minimises), then ``content``, ``style`` and ``tv``."""
