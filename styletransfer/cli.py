@@ -1,4 +1,6 @@
-"""The command line: ``python -m styletransfer CONTENT STYLE [STYLE ...] -o OUT.png``."""
+"""The command line: ``python -m styletransfer CONTENT STYLE [STYLE ...] -o OUT.png``; a video as the content
+(recognised by its content, whatever its name) makes a video: ``python -m styletransfer clip.mp4 painting.jpg -o
+out.mp4``."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from .engine import OutOfMemoryError, Stylizer
 from .images import ImageError
 from .memory import parse_memory, readable_bytes
 from .settings import Setting
+from .video_io import is_video
 from .weights import WeightsError
 
 
@@ -43,13 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m styletransfer",
         description="Repaint a photo in the style of one or more paintings (Gatys et al.).",
     )
-    parser.add_argument("content", help="the photo to repaint")
+    parser.add_argument("content", help="the photo to repaint, or a video clip")
     parser.add_argument("styles", nargs="+", help="one or more style images")
     parser.add_argument(
         "-o",
         "--output",
-        default="out.png",
-        help="where to save the picture (default: out.png); previews go to OUT.preview.png",
+        help="where to save the picture (default: out.png; previews go to OUT.preview.png) or the video (default: "
+        "out.mp4, H.264 at the clip's frame rate, with its sound)",
     )
     regions = parser.add_argument_group("regions", "where each style paints; white is the region (any size)")
     regions.add_argument(
@@ -116,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_from_args(args)
         stylizer = Stylizer(args.weights, device=args.device, precision=args.precision)
+        if is_video(args.content):
+            _run_video(stylizer, args, config)
+            return 0
         events = stylizer.stylize(
             args.content,
             args.styles,
@@ -124,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_mask=args.keep_mask,
             style_masks=args.style_mask,
         )
-        output = Path(args.output)
+        output = Path(args.output or "out.png")
         _run_with_progress_bar(events, output, stylizer.description)
     except (ImageError, WeightsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -158,3 +164,28 @@ def _run_with_progress_bar(events, output: Path, description: str) -> None:
             target = output if event.final else output.with_name(f"{output.stem}.preview{output.suffix}")
             event.image.save(target)
     print(f"saved {output} ({event.image.width}×{event.image.height}) in {event.elapsed:.1f} s", file=sys.stderr)
+
+
+def _run_video(stylizer: Stylizer, args: argparse.Namespace, config: StyleConfig) -> None:
+    """Repaint the clip ``args.content`` frame by frame into ``args.output`` (default ``out.mp4``), with a bar over
+    the frames; Ctrl-C keeps the frames made so far as a shorter video."""
+    output = Path(args.output or "out.mp4")
+    events = stylizer.stylize_video(args.content, args.styles, config, output=output)
+    print(stylizer.description, file=sys.stderr)
+    with tqdm(desc="frames", total=None, unit="frame", file=sys.stderr, dynamic_ncols=True) as bar:
+        try:
+            for event in events:
+                bar.total = event.frames
+                if event.final:
+                    break
+                if event.frame_done:
+                    bar.update(1)
+                bar.set_postfix_str(
+                    f"frame {event.frame + 1}/{event.frames} · iteration {event.progress.iteration}/"
+                    f"{event.progress.total_iterations}",
+                    refresh=False,
+                )
+        finally:
+            events.close()  # on Ctrl-C: the frames so far, as a shorter video
+    note = f" ({event.note})" if event.note else ""
+    print(f"saved {output}: {event.frame} frames{note} in {event.elapsed:.1f} s", file=sys.stderr)
