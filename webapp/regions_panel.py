@@ -69,13 +69,17 @@ def region_widgets(content: gr.Image) -> dict[str, gr.components.Component]:
                 ("keep_mask", "Keep the photo here", "keep-photo mask"),
             ]
         }
-    content.change(photo_in_editor, inputs=content, outputs=editor, api_visibility="private", **EDITOR_QUEUE)
+    # Not preprocessed: the photo's upload check would show its message here too, beside the Stylize button's.
+    content.change(
+        photo_in_editor, inputs=content, outputs=editor, preprocess=False, api_visibility="private", **EDITOR_QUEUE
+    )
     editor.change(regions_preview, inputs=editor, outputs=shown, api_visibility="private", **EDITOR_QUEUE)
     return {"regions": editor, **files}
 
 
-def photo_in_editor(content: str | None) -> dict[str, Any] | None:
-    """The editor's value for a new photo: the photo as the background, no paint."""
+def photo_in_editor(content: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """The editor's value for a new photo (its path, or the upload as Gradio sends it, with its ``path``): the
+    photo as the background, no paint."""
     photo = _photo(content)
     return None if photo is None else {"background": photo, "layers": [], "composite": photo}
 
@@ -91,10 +95,11 @@ def regions_preview(editor: dict[str, Any] | None) -> Image.Image | None:
     return preview(background, editor)
 
 
-def _photo(content: str | None) -> Image.Image | None:
-    if content is None:
+def _photo(content: str | dict[str, Any] | None) -> Image.Image | None:
+    path = content.get("path") if isinstance(content, dict) else content
+    if path is None:
         return None
     try:
-        return load_image(content, max_side=EDITOR_SIDE, name="content image")
+        return load_image(path, max_side=EDITOR_SIDE, name="content image")
     except ImageError:
         return None  # the Stylize button says what is wrong with it
