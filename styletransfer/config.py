@@ -135,6 +135,13 @@ class StyleConfig:
         optional=True,
     )  # fmt: skip
 
+    output_depth: str = setting(
+        "full", "choice", "Network at the output scale",
+        "the deepest backbone layer at the output scale of a multi-scale job (relu3_1: an iteration there about "
+        "2.5× quicker on a CPU, the brushwork weaker on some paintings; see styletransfer.output_scale)",
+        choices=(("full", "The whole network"), ("relu3_1", "Up to relu3_1 (quicker)")), row=5,
+    )  # fmt: skip
+
     mask_feather: float = setting(
         0.02, "number", "Soft edge between regions",
         "width of the soft edge where regions meet, as a share of the output's long side (0: hard edges)",

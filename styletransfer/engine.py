@@ -23,9 +23,10 @@ from torch import Tensor
 from . import images, tiling
 from .config import MIN_SIDE, StyleConfig
 from .device import Precision, device_label, pick_device, pick_precision, release_cached_memory
-from .features import VGG19Features
+from .features import VGG19Features, multiply_adds_per_pixel
 from .losses import LossTerms, Objective, StyleRegion
 from .memory import MemoryPlan, available_memory, plan_scale
+from .output_scale import scale_config
 from .regions import EMPTY_MASK, Regions, make_regions
 from .tiling import Tile, assembled, cut, statistics, whole
 from .weights import BackboneWeights, load_weights
@@ -192,7 +193,10 @@ class Stylizer:
         then whoever runs it holds the device (the app's device lock), so the free memory it plans with is what the
         job before it left, not what that job still held."""
         budget = config.max_memory or available_memory(self.device)
-        memory = [plan_scale(size, config.network_layers, budget) for size, _ in plan]
+        memory = [
+            plan_scale(size, scale_config(config, scale, len(plan)).network_layers, budget)
+            for scale, (size, _) in enumerate(plan)
+        ]
         yield from self._optimise(
             content_image, style_images, config, plan, regions, memory, budget, initial, extra_terms
         )
@@ -226,7 +230,8 @@ class Stylizer:
         self, content: images.ImageInput, styles: images.ImageInput | Sequence[images.ImageInput], config: StyleConfig
     ) -> tuple[Evaluation, Tensor]:
         """The objective that a job with ``config`` minimises at its output size, as one whole-picture
-        :class:`Evaluation` (no regions, no tiles), and the photo at that size, the job's starting picture.
+        :class:`Evaluation` (no regions, no tiles, the whole network whatever ``output_depth`` says), and the photo
+        at that size, the job's starting picture.
 
         For measuring pictures against the job's own aim: the benchmarks' same-objective reference minimises it,
         and scores our finished pictures with it."""
@@ -286,12 +291,11 @@ class Stylizer:
         ``initial`` when given; ``extra_terms`` join the objective at the last scale."""
         start = time.perf_counter()
         total = sum(steps for _, steps in plan)
-        layers = config.network_layers
+        configs = [scale_config(config, scale, len(plan)) for scale in range(len(plan))]
         work = [
-            steps * _evaluation_cost(scale_memory, layers)
-            for (_, steps), scale_memory in zip(plan, memory, strict=True)
+            steps * _evaluation_cost(scale_memory, scale_settings.network_layers)
+            for (_, steps), scale_memory, scale_settings in zip(plan, memory, configs, strict=True)
         ]
-        net = self.network(layers, config.pooling)
         blend = _normalised_blend(config.style_weights, len(style_images))
         generator = torch.Generator().manual_seed(config.seed)
         image: Tensor | None = None
@@ -303,12 +307,14 @@ class Stylizer:
                 for s in style_images
             ]
             target_content, styles = _color_inputs(content, styles, config.preserve_color)
+            layers = configs[scale].network_layers
+            net = self.network(layers, config.pooling)
             tiles = _tiles_of(memory[scale], layers)
-            objective = self._objective(net, target_content, styles, blend, config, regions, tiles, budget)
             keep = regions.keep_weights((width, height), self.device) if regions is not None else None
             if initial is not None and image is None:
                 image = images.to_tensor(initial, self.device)
             image = _initial_image(image, target_content, styles[0], config.init, generator)
+            objective = self._objective(net, target_content, styles, blend, configs[scale], regions, tiles, budget)
             image.requires_grad_(True)
             extra = extra_terms if scale == len(plan) - 1 else None
             evaluation = Evaluation(net, objective, self._autocast, tiles if memory[scale].tiled else None, extra)
@@ -444,12 +450,13 @@ def _tiles_of(memory: MemoryPlan, layers: tuple[str, ...]) -> list[Tile]:
 
 
 def _evaluation_cost(memory: MemoryPlan, layers: tuple[str, ...]) -> float:
-    """One evaluation's work in pixels: the picture's, or in tiles every window's, plus the first pass's
-    forward (about a third of a forward and backward)."""
+    """One evaluation's work: its pixels (the picture's, or in tiles every window's, plus the first pass's forward,
+    about a third of a forward and backward) times the network's multiply-adds per pixel up to ``layers``."""
+    per_pixel = multiply_adds_per_pixel(layers)
     if not memory.tiled:
-        return memory.size[0] * memory.size[1]
+        return memory.size[0] * memory.size[1] * per_pixel
     windows = sum((t.window[2] - t.window[0]) * (t.window[3] - t.window[1]) for t in _tiles_of(memory, layers))
-    return windows * (1 + TILED_FIRST_PASS)
+    return windows * (1 + TILED_FIRST_PASS) * per_pixel
 
 
 def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tuple[int, int]]:

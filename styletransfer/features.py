@@ -70,11 +70,11 @@ class VGG19Features(nn.Module):
         super().__init__()
         self.layers = list(layers)
         self.pooling = pooling
-        deepest = max(_layer_order(name) for name in layers)
+        deepest = max(layer_order(name) for name in layers)
         self.convs = nn.ModuleList()
         self.names: list[str] = []
         for name, index, cin, cout in VGG19_CONVS:
-            if _layer_order(name) > deepest:
+            if layer_order(name) > deepest:
                 break
             conv = nn.Conv2d(cin, cout, 3, padding=1)
             conv.weight.data.copy_(state[f"features.{index}.weight"])
@@ -111,13 +111,20 @@ class VGG19Features(nn.Module):
         return out
 
 
-def _layer_order(name: str) -> int:
+def layer_order(name: str) -> int:
     """Position of a layer name among VGG19's convs (relu and conv of one pair share it)."""
     kind_free = name.replace("relu", "conv")
     for position, (conv_name, *_rest) in enumerate(VGG19_CONVS):
         if conv_name == kind_free:
             return position
     raise ValueError(f"Unknown VGG19 layer {name!r}; use names such as 'relu4_2' or 'conv1_1'.")
+
+
+def multiply_adds_per_pixel(layers: list[str] | tuple[str, ...]) -> float:
+    """The convolutions' multiply-adds per input pixel of one forward pass of the network cut after the deepest of
+    ``layers``: each conv's 3·3·in·out at its map's size (a quarter more pooled away with each block)."""
+    deepest = max(layer_order(name) for name in layers)
+    return sum(9 * cin * cout / layer_stride(name) ** 2 for name, _, cin, cout in VGG19_CONVS[: deepest + 1])
 
 
 def layer_stride(name: str) -> int:
@@ -129,7 +136,7 @@ def layer_reach(name: str) -> int:
     """How far, in input pixels, a cell's receptive field at ``name`` reaches past the cell's own footprint
     (its ``layer_stride`` × ``layer_stride`` pixels) on each side: each 3×3 convolution adds one cell of its own
     stride, poolings add nothing (relu5_1: 70)."""
-    position = _layer_order(name)
+    position = layer_order(name)
     return sum(layer_stride(conv_name) for conv_name, *_rest in VGG19_CONVS[: position + 1])
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from PIL import Image
 
 from styletransfer import Plan, Progress, StyleConfig, Stylizer, scale_plan
+from styletransfer.output_scale import is_shallow, scale_config
 
 #: The environment variable that sets how long the default job should take, in seconds.
 TARGET_SECONDS_ENV = "STYLETRANSFER_TARGET_SECONDS"
@@ -28,50 +29,73 @@ TARGET_SECONDS = 60.0
 SMALLEST_GOOD_SIZE = 256
 #: The sizes the default may take, largest first; the largest is the engine's own default.
 CANDIDATE_SIZES = (512, 448, 384, 320, 256)
-#: The aspect ratio assumed for the photo a visitor will bring (most photos are 4:3).
-TYPICAL_ASPECT = (4, 3)
+#: The photo's aspect ratio the fit plans for: square, the most pixels a long side can hold, so that no photo's
+#: default job runs past the target (a 4:3 photo's takes about three quarters of the time).
+FIT_ASPECT = (1, 1)
 #: How much slower the engine runs inside the served app than alone: the web server's threads share the cores.
 #: Measured on two AVX2-only cores: per-iteration times 1.05×, 1.15× and 1.11× the bare engine's at the three
 #: scales of the 256 px default job, through the API.
 APP_SLOWDOWN = 1.1
 #: The two sizes the device is timed at, and the iterations timed at each (after one untimed).
 PROBE_SIZES = ((128, 96), (256, 192))
-PROBE_ITERATIONS = 3
+PROBE_ITERATIONS = 4
 
 
 @dataclass(frozen=True)
 class Speed:
-    """How long one optimiser iteration takes on this device: a fixed cost plus a cost per megapixel."""
+    """How long one optimiser iteration takes on this device: a fixed cost plus a cost per megapixel, the latter
+    smaller at a scale whose network stops early (the output scale's shallower network, see
+    :mod:`styletransfer.output_scale`)."""
 
     fixed_seconds: float
     seconds_per_megapixel: float
+    """With the whole network."""
+    shallow_share: float = 1.0
+    """The cost per megapixel with the output scale's shallower network, as a share of the whole network's."""
 
-    def iteration_seconds(self, size: tuple[int, int]) -> float:
-        """The predicted seconds of one iteration at ``size`` (width, height)."""
+    def iteration_seconds(self, size: tuple[int, int], shallow: bool = False) -> float:
+        """The predicted seconds of one iteration at ``size`` (width, height), with the shallower network or not."""
         width, height = size
-        return self.fixed_seconds + self.seconds_per_megapixel * width * height / 1e6
+        per_megapixel = self.seconds_per_megapixel * (self.shallow_share if shallow else 1.0)
+        return self.fixed_seconds + per_megapixel * width * height / 1e6
 
-    def job_seconds(self, plan: Plan) -> float:
+    def iteration_costs(self, plan: Plan, config: StyleConfig) -> list[float]:
+        """The predicted seconds of each iteration of a job with ``config`` and ``plan``, in order."""
+        return [
+            self.iteration_seconds(size, shallow=is_shallow(config, scale, len(plan)))
+            for scale, (size, steps) in enumerate(plan)
+            for _ in range(steps)
+        ]
+
+    def job_seconds(self, plan: Plan, config: StyleConfig) -> float:
         """The predicted seconds of a whole job."""
-        return sum(steps * self.iteration_seconds(size) for size, steps in plan)
+        return sum(self.iteration_costs(plan, config))
 
 
 def measure_speed(stylizer: Stylizer, config: StyleConfig) -> Speed:
-    """Time a few iterations of ``config``'s kind at the two :data:`PROBE_SIZES` and fit a :class:`Speed`: the
-    speed in the served app, :data:`APP_SLOWDOWN` times slower than the bare engine timed here."""
+    """Time a few iterations of ``config``'s kind at the two :data:`PROBE_SIZES`, and of its output scale's network
+    at the larger, and fit a :class:`Speed`: the speed in the served app, :data:`APP_SLOWDOWN` times slower than the
+    bare engine timed here. Each probe counts its quickest iteration: other work on the machine only ever adds
+    time, and one busy moment must not make every later prediction too long."""
     seconds = [APP_SLOWDOWN * _seconds_per_iteration(stylizer, config, size) for size in PROBE_SIZES]
     (small, large), (t_small, t_large) = [w * h / 1e6 for w, h in PROBE_SIZES], seconds
     per_megapixel = max((t_large - t_small) / (large - small), 1e-9)
-    return Speed(fixed_seconds=max(t_small - per_megapixel * small, 0.0), seconds_per_megapixel=per_megapixel)
+    fixed = max(t_small - per_megapixel * small, 0.0)
+    output_scale = scale_config(config, 1, 2)
+    if output_scale.network_layers == config.network_layers:
+        return Speed(fixed, per_megapixel)
+    t_shallow = APP_SLOWDOWN * _seconds_per_iteration(stylizer, output_scale, PROBE_SIZES[1])
+    share = min(max((t_shallow - fixed) / large / per_megapixel, 0.05), 1.0)
+    return Speed(fixed, per_megapixel, share)
 
 
 def _seconds_per_iteration(stylizer: Stylizer, config: StyleConfig, size: tuple[int, int]) -> float:
+    """The quickest of :data:`PROBE_ITERATIONS` timed iterations at ``size`` with ``config``'s network, at one
+    scale."""
     image = Image.linear_gradient("L").convert("RGB").resize(size)
     probe = config.updated(size=max(size), scales=1, iterations=PROBE_ITERATIONS + 1, preview_every=0)
-    times = []
-    for event in stylizer.stylize(image, image, probe):
-        times.append(event.elapsed)
-    return (times[-1] - times[0]) / PROBE_ITERATIONS
+    times = [event.elapsed for event in stylizer.stylize(image, image, probe)]
+    return min(later - earlier for earlier, later in pairwise(times))
 
 
 def target_seconds(environ: Mapping[str, str] = os.environ) -> float:
@@ -99,12 +123,12 @@ class FittedDefaults:
 
 
 def fit_defaults(base: StyleConfig, speed: Speed, target: float) -> FittedDefaults:
-    """``base`` at the largest of :data:`CANDIDATE_SIZES` whose job on a 4:3 photo fits ``target`` seconds,
-    or at :data:`SMALLEST_GOOD_SIZE` when none does."""
-    typical = (TYPICAL_ASPECT[0] * 1000, TYPICAL_ASPECT[1] * 1000)
+    """``base`` at the largest of :data:`CANDIDATE_SIZES` whose job on a square photo (:data:`FIT_ASPECT`) fits
+    ``target`` seconds, or at :data:`SMALLEST_GOOD_SIZE` when none does."""
+    photo = (FIT_ASPECT[0] * 1000, FIT_ASPECT[1] * 1000)
     for size in CANDIDATE_SIZES:
         config = base.updated(size=size)
-        fitted = FittedDefaults(config, speed.job_seconds(scale_plan(typical, config)), target)
+        fitted = FittedDefaults(config, speed.job_seconds(scale_plan(photo, config), config), target)
         if fitted.fits:
             return fitted
     return fitted  # the smallest good size, even though it does not fit
@@ -121,9 +145,8 @@ class TimeLeft:
     #: The measured pace counts fully once this many iterations have passed since the first; before, in part.
     SETTLED_ITERATIONS = 10
 
-    def __init__(self, speed: Speed, plan: Plan) -> None:
-        costs = [speed.iteration_seconds(size) for size, steps in plan for _ in range(steps)]
-        self._predicted_by = list(accumulate(costs))
+    def __init__(self, speed: Speed, plan: Plan, config: StyleConfig) -> None:
+        self._predicted_by = list(accumulate(speed.iteration_costs(plan, config)))
         self._first: Progress | None = None
 
     def seconds_left(self, event: Progress) -> float:

@@ -209,7 +209,7 @@ class Studio:
         """The outputs of a job that has the device, event by event, until it ends or Stop is asked; returns the
         final event and the loss curve when the job got that far, for :meth:`_finished`."""
         curve = render.LossCurve()
-        time_left = TimeLeft(self.speed, scale_plan(photo.size, config)) if self.speed is not None else None
+        time_left = TimeLeft(self.speed, scale_plan(photo.size, config), config) if self.speed is not None else None
         yield outputs(None, None, render.starting_status(hardware), None, None, None)
         last_yield = time.monotonic()
         final = None

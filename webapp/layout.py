@@ -237,7 +237,7 @@ def defaults_note(device_type: str, fitted: FittedDefaults | None = None) -> str
         )
         return (
             f"Defaults chosen for this **{kind}** at start-up: {describe(fitted.config)}, about "
-            f"{fitted.predicted_seconds:.0f} s for a 4:3 photo ({verdict}). Change the size in Advanced."
+            f"{fitted.predicted_seconds:.0f} s for a square photo, less for others ({verdict}). Change the size in Advanced."
         )
 
     if device_type == "cpu":
