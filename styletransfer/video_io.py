@@ -74,8 +74,17 @@ def _open(path: str) -> av.container.InputContainer:
     return av.open(path, options={"format_whitelist": ",".join(VIDEO_FORMATS), "protocol_whitelist": "file"})
 
 
+#: How the files of :data:`VIDEO_FORMATS` begin (MP4/MOV's ``ftyp`` box starts at byte 4): one that no demuxer
+#: opens is a damaged video.
+_VIDEO_SIGNATURES = ((4, b"ftyp"), (4, b"moov"), (4, b"mdat"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (0, b"OggS"))
+
+
 def _not_a_video(path: str) -> VideoError:
-    """The message for a file no allowed demuxer opens: a picture, or something else."""
+    """The message for a file no allowed demuxer opens: a damaged video, a picture, or something else."""
+    with open(path, "rb") as file:
+        head = file.read(12)
+    if any(head[at : at + len(mark)] == mark for at, mark in _VIDEO_SIGNATURES):
+        return VideoError("This video file could not be read: it is truncated or corrupt.")
     try:
         picture = open_image(path, name="file")
     except ImageError:
@@ -107,7 +116,7 @@ def probe_video(source: str | os.PathLike, *, max_pixels: int = MAX_VIDEO_PIXELS
         if not container.streams.video:
             if container.streams.audio:
                 raise VideoError("This file has sound but no pictures (audio only): a video is needed.")
-            raise VideoError("This file has no video stream.")
+            raise VideoError("This video has no frames (no video stream with a frame in it).")
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > max_pixels:

@@ -125,7 +125,8 @@ def test_consistent_frames_flicker_far_less_and_keep_the_sound(stylizer, toned, 
         events = list(stylizer.stylize_video(toned, STYLE, output=output, temporal_weight=weight, **TINY))
         final = events[-1]
         assert final.final and final.output == str(output) and final.frame == 6
-        later_terms |= {name for event in events if event.progress and event.frame > 0 for name in event.progress.losses}
+        later = [event.progress for event in events if event.progress is not None and event.frame > 0]
+        later_terms |= {name for progress in later for name in progress.losses}
         errors[weight] = warping_error(decoded_frames(output), flows)
     assert errors[200.0] < 0.5 * errors[0.0], errors
     assert "temporal" in later_terms

@@ -112,6 +112,11 @@ class Studio:
         return self.backbones.stylizer
 
     @property
+    def device_lock(self) -> threading.Lock:
+        """Held by whichever job uses the device, photo or video: one at a time."""
+        return self._device
+
+    @property
     def notice(self) -> str | None:
         """A message about the weights for the page, such as why the Hub was not used."""
         return self.stylizer.weights.notice

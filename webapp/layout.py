@@ -18,6 +18,8 @@ from .options import CPU_DEFAULTS, GPU_DEFAULTS, PAGE_EXTRAS, Bounds
 from .panel import option_widget
 from .regions_panel import region_widgets
 from .render import hardware_line
+from .video_jobs import VideoStudio
+from .video_panel import video_tab
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: The style gallery: public-domain paintings, then the generated styles, as (file under examples/, caption).
@@ -82,23 +84,26 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         gr.Markdown(INTRO)
         if studio.notice:
             gr.Markdown(f"**Note:** {studio.notice}", elem_id="notice")
-        job = gr.State(Job())  # each session gets its own copy
-        with gr.Row(equal_height=False):
-            with gr.Column(min_width=320):
-                content, style, second_style, blend = _image_inputs(studio.bounds)
-                gallery = style_gallery()
-                with gr.Row():
-                    run_button = gr.Button("Stylize", variant="primary", elem_id="stylize", scale=2)
-                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
-                examples_slot = gr.Column()
-                with gr.Accordion("Advanced", open=False, elem_id="advanced"):
-                    options = option_widgets(studio)
-            with gr.Column(min_width=320):
-                results = _result_widgets(studio)
-        with gr.Accordion("Regions (optional): paint where each style goes", open=False, elem_id="regions-panel"):
-            regions = region_widgets(content)
-        with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
-            gr.Markdown(HOW_IT_WORKS)
+        with gr.Tab("Photo", id="photo", elem_id="photo-tab"):
+            job = gr.State(Job())  # each session gets its own copy
+            with gr.Row(equal_height=False):
+                with gr.Column(min_width=320):
+                    content, style, second_style, blend = _image_inputs(studio.bounds)
+                    gallery = style_gallery()
+                    with gr.Row():
+                        run_button = gr.Button("Stylize", variant="primary", elem_id="stylize", scale=2)
+                        stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
+                    examples_slot = gr.Column()
+                    with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+                        options = option_widgets(studio)
+                with gr.Column(min_width=320):
+                    results = _result_widgets(studio)
+            with gr.Accordion("Regions (optional): paint where each style goes", open=False, elem_id="regions-panel"):
+                regions = region_widgets(content)
+            with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
+                gr.Markdown(HOW_IT_WORKS)
+        with gr.Tab("Video", id="video", elem_id="video-tab"):
+            video_tab(VideoStudio(studio), gallery=style_gallery, choose_style=choose_style, queue=DEVICE_QUEUE)
         with examples_slot:
             examples = gr.Examples(
                 examples=[[str(EXAMPLES / c), str(EXAMPLES / s)] for c, s in EXAMPLE_PAIRS],

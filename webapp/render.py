@@ -185,6 +185,10 @@ class OutputFiles:
         write_video(frames, video_size(size), path)
         return str(path)
 
+    def path_for(self, name: str) -> Path:
+        """Where to write a download called ``name``: in a folder of its own."""
+        return self._new_folder() / name
+
     def _new_folder(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         cutoff = time.time() - self.keep_seconds

@@ -1,0 +1,87 @@
+"""The Video tab's API (``/stylize_video``) on the real app served on 127.0.0.1, through ``gradio_client``: a
+clip with a tone becomes a video of every frame with the sound kept, and every bad input is refused with its
+message, before any work, leaving nothing running."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from benchmarks.clips import make_clip
+from tests import video_files
+from tests.app_server import EXAMPLES, bundled_studio, decode_video, running_app
+from webapp.jobs import Studio
+from webapp.video_jobs import CPU_VIDEO
+
+pytestmark = pytest.mark.slow
+
+STYLE = EXAMPLES / "style_swirls.jpg"
+
+
+@pytest.fixture(scope="module")
+def studio() -> Studio:
+    return bundled_studio()
+
+
+@pytest.fixture(scope="module")
+def client(studio, tmp_path_factory) -> Iterator[Client]:
+    with running_app(studio, queue_size=4, examples_cache=tmp_path_factory.mktemp("examples")) as url:
+        yield Client(url, verbose=False)
+
+
+def stylize_video(client: Client, clip: Path, size: int = 64, iterations: int = 3):
+    """The API call as the README shows it: clip, style, frame size, temporal weight, later frames' iterations."""
+    return client.predict(
+        handle_file(str(clip)), handle_file(str(STYLE)), size, 200, iterations, api_name="/stylize_video"
+    )
+
+
+def seconds(path: str, kind: str) -> float:
+    with av.open(path) as container:
+        stream = getattr(container.streams, kind)[0]
+        return float(stream.duration * stream.time_base)
+
+
+def test_a_clip_with_a_tone_comes_back_stylized_with_its_sound(client, studio, tmp_path):
+    clip = make_clip(tmp_path / "toned.mp4", size=(96, 64), frames=6, rate=8, tone=True)
+    begun = studio.meter.jobs_begun
+    frame, status, video, download = stylize_video(client, clip)
+    assert "Done" in status and "6 frames of 64×42 px" in status
+    assert Image.open(frame).size == (64, 42)  # the last frame, as the page shows it
+    path = video["video"] if isinstance(video, dict) else video
+    assert decode_video(path) == (6, (64, 42))
+    assert abs(seconds(path, "audio") - seconds(path, "video")) < 0.1
+    assert Path(download).suffix == ".mp4"
+    assert studio.meter.jobs_begun == begun + 1 and studio.meter.running == 0
+
+
+def over_budget(folder: Path) -> Path:
+    """A clip two seconds longer than the CPU's budget."""
+    return video_files.long_clip(folder, int(CPU_VIDEO.max_seconds) + 2)
+
+
+BAD_INPUTS: list[tuple[Callable[[Path], Path], str]] = [
+    (video_files.renamed_photo, "This file is a picture (JPEG, 451×300), not a video"),
+    (video_files.text_file, "This file is not a video in a format this app reads"),
+    (video_files.truncated, "truncated or corrupt"),
+    (video_files.no_frames, "This video has no frames"),
+    (video_files.audio_only, "sound but no pictures (audio only)"),
+    (video_files.huge_frames, "8192×6144 pixels (50 megapixels); this app reads frames of at most 40 megapixels"),
+    (over_budget, f"this server stylises at most {CPU_VIDEO.max_seconds:g} s of video"),
+    (video_files.one_frame, "only one frame"),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), BAD_INPUTS, ids=[make.__name__ for make, _ in BAD_INPUTS])
+def test_a_bad_clip_is_refused_with_its_message_before_any_work(client, studio, tmp_path, make, message):
+    begun = studio.meter.jobs_begun
+    with pytest.raises(AppError, match=re.escape(message)):
+        stylize_video(client, make(tmp_path))
+    assert studio.meter.jobs_begun == begun and studio.meter.running == 0
