@@ -64,14 +64,16 @@ def moments(features: Tensor, shares: Shares, kind: str) -> Moments:
     ``shares``: ``"gram"``, the second moment Σ s·f·fᵀ (N, C, C); ``"wasserstein"``, also the mean Σ s·f (N, C),
     first."""
     n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w).float()
+    # Positions × channels: a view of the network's channels-last maps, where channels × positions is a copy (in
+    # the forward and again in the backward pass); 8 % of an evaluation at 384 px on an AVX2 CPU, same result.
+    flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c).float()
     if isinstance(shares, float):
-        second = torch.bmm(flat, flat.transpose(1, 2)) * shares  # no weighted copy of the features
-        first = flat.sum(dim=2) * shares if kind == "wasserstein" else None
+        second = torch.bmm(flat.transpose(1, 2), flat) * shares  # no weighted copy of the features
+        first = flat.sum(dim=1) * shares if kind == "wasserstein" else None
     else:
-        weighted = flat * shares.reshape(shares.shape[0], 1, h * w)
-        second = torch.bmm(weighted, flat.transpose(1, 2))
-        first = weighted.sum(dim=2) if kind == "wasserstein" else None
+        weighted = flat * shares.reshape(shares.shape[0], h * w, 1)
+        second = torch.bmm(weighted.transpose(1, 2), flat)
+        first = weighted.sum(dim=1) if kind == "wasserstein" else None
     return (second,) if first is None else (first, second)
 
 
