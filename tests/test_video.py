@@ -159,3 +159,15 @@ def test_the_command_line_makes_a_video_from_a_clip_by_its_content(toned, tmp_pa
     assert "frames" in ran.err and "6/6" in ran.err  # the bar over frames
     assert len(decoded_frames(output)) == 6
     assert stream_seconds(output, "audio") > 0.6
+
+
+def test_the_video_benchmark_writes_its_tables_videos_and_strip(tmp_path, capsys):
+    from benchmarks.video import main as benchmark
+
+    flags = ["--size", "48", "--seconds", "0.375", "--rate", "8", "--clips", "cat", "--flows", "--out", str(tmp_path)]
+    ran = run_in_process(benchmark, flags, capsys)
+    assert ran.code == 0, ran.err
+    assert "| dis | cat |" in ran.out and "| farneback | cat |" in ran.out
+    assert "independent (0)" in ran.out and "consistent (200)" in ran.out
+    assert len(decoded_frames(tmp_path / "cat-side-by-side.mp4")) == 3
+    assert Image.open(tmp_path / "video_strip.jpg").width > 3 * 48
