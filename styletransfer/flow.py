@@ -2,7 +2,8 @@
 
 The flow is OpenCV's DIS (Kroeger et al., ECCV 2016, "Fast optical flow using dense inverse search"), computed on
 the input frames at the output size. ``python -m benchmarks.video --flows`` compares it with Farneback's on the
-generated clips (README, "Video"): DIS warps the clips more closely, in a fraction of the time.
+generated clips (README, "Video"): at 128 px DIS's warped input frames are 2 to 4 times closer to the next ones,
+its check keeps more pixels (77–89 % against 60–84 %), and it takes about two thirds of Farneback's time.
 
 :func:`reliable` is the check of Ruder, Dosovitskiy and Brox ("Artistic style transfer for videos", 2016, after
 Sundaram et al. 2010): a pixel's flow is trusted where following it back and forth returns near the start (not an
@@ -38,8 +39,8 @@ def optical_flow(source: Image.Image, target: Image.Image, method: str = "dis") 
 
 
 def _dis() -> cv2.DISOpticalFlow:
-    """DIS at its medium preset (the fine preset was no closer on the generated clips), made for each call: an
-    instance keeps buffers of the last size and is not safe to share between threads."""
+    """DIS at OpenCV's medium preset, made for each call: an instance keeps buffers of the last size and is not
+    safe to share between threads."""
     return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
 
