@@ -14,17 +14,22 @@ from pathlib import Path
 
 import av
 import pytest
+from gradio_client import Client
 
 import app
 from styletransfer import StyleConfig
 from webapp.jobs import Studio
 from webapp.layout import build_demo
+from webapp.visitors import TRUSTED_PROXIES_ENV
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: The page's defaults in these tests: tiny and quick, two scales, frequent previews.
 TINY_DEFAULTS = StyleConfig(size=80, min_size=48, scales=2, coarse_iterations=12, iterations=24, preview_every=3)
 #: Generous: only a hang makes a test wait this long.
 HANG_GUARD = 120.0
+#: The servers here trust 127.0.0.1 as a proxy, so that a client may stand for any visitor with ``X-Forwarded-For``
+#: (see :func:`visitor_client`); a client without the header is the visitor 127.0.0.1.
+TRUSTED_PROXY = "127.0.0.1"
 
 
 def bundled_studio() -> Studio:
@@ -38,8 +43,11 @@ def bundled_studio() -> Studio:
 
 
 @contextmanager
-def running_app(studio: Studio, *, queue_size: int, examples_cache: Path) -> Iterator[str]:
-    """Serve the page for ``studio`` as ``app.py`` does, and yield its URL.
+def running_app(
+    studio: Studio, *, queue_size: int, examples_cache: Path, trusted_proxies: str = TRUSTED_PROXY
+) -> Iterator[str]:
+    """Serve the page for ``studio`` as ``app.py`` does, trusting ``trusted_proxies``' forwarded addresses (see
+    :data:`~webapp.visitors.TRUSTED_PROXIES_ENV`), and yield its URL.
 
     Lazily cached example results go to ``examples_cache``, not the repository's ``.gradio/``.
     """
@@ -47,11 +55,25 @@ def running_app(studio: Studio, *, queue_size: int, examples_cache: Path) -> Ite
         patch.setenv("GRADIO_EXAMPLES_CACHE", str(examples_cache))
         demo = build_demo(studio, queue_size=queue_size)
     port = free_port()
-    app.launch(demo, server_name="127.0.0.1", server_port=port, share=False, prevent_thread_lock=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(TRUSTED_PROXIES_ENV, trusted_proxies)
+        app.launch(demo, server_name="127.0.0.1", server_port=port, share=False, prevent_thread_lock=True)
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
+
+
+def visitor_address(index: int) -> str:
+    """The address of visitor ``index`` (0-255), in a documentation range (TEST-NET-2): never a real host."""
+    if not 0 <= index < 256:
+        raise ValueError(f"visitor {index}: the tests have 256 visitors")
+    return f"198.51.100.{index}"
+
+
+def visitor_client(url: str, index: int) -> Client:
+    """A ``gradio_client`` client for visitor ``index``: through the trusted proxy, with its own forwarded address."""
+    return Client(url, verbose=False, headers={"X-Forwarded-For": visitor_address(index)})
 
 
 def decode_video(path: str) -> tuple[int, tuple[int, int]]:

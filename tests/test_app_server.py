@@ -23,6 +23,7 @@ from tests.app_server import (
     bundled_studio,
     decode_video,
     running_app,
+    visitor_client,
     wait_until,
 )
 from webapp.jobs import Studio
@@ -119,7 +120,8 @@ def test_a_missing_image_is_a_clear_error(client, studio):
 
 def test_two_clients_at_once_each_get_their_own_result(url, studio):
     jobs = {
-        content: submit(Client(url, verbose=False), content=content, iterations=20) for content in (COFFEE, ASTRONAUT)
+        content: submit(visitor_client(url, index), content=content, iterations=20)
+        for index, content in enumerate((COFFEE, ASTRONAUT))
     }
     results = {content: job.result(timeout=HANG_GUARD) for content, job in jobs.items()}
     sizes = {content: Image.open(result[0]).size for content, result in results.items()}
@@ -129,7 +131,7 @@ def test_two_clients_at_once_each_get_their_own_result(url, studio):
 
 
 def test_beyond_the_queue_limit_new_jobs_are_turned_away(url, studio):
-    clients = [Client(url, verbose=False) for _ in range(QUEUE_SIZE + 2)]
+    clients = [visitor_client(url, index) for index in range(QUEUE_SIZE + 2)]  # each its own visitor
     running = submit(clients[0], iterations=1000)
     wait_until(lambda: studio.meter.running == 1, "the first job to start")
     waiting = [submit(client, iterations=10) for client in clients[1 : QUEUE_SIZE + 1]]

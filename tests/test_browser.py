@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file
 from PIL import Image
 
 from tests.app_server import EXAMPLES, HANG_GUARD, TINY_DEFAULTS, bundled_studio, running_app, wait_until
@@ -263,3 +264,21 @@ def test_paint_a_region_with_the_mouse_and_only_it_is_painted(page, studio):
     inside = change[round(0.15 * width) : round(0.3 * width)].mean()
     outside = change[round(0.65 * width) :].mean()
     assert inside > 3 * outside, (inside, outside)
+
+
+def test_a_second_job_from_the_same_address_gets_the_fair_queue_message(page, studio):
+    page.reload()
+    page.locator("#content-image input[type=file]").set_input_files(EXAMPLES / "coffee.jpg")
+    page.locator("#style-image input[type=file]").set_input_files(EXAMPLES / "style_swirls.jpg")
+    expect(page.locator("#style-image img")).to_be_visible()
+    api = Client(page.url, verbose=False)  # the same address as the browser: the same visitor
+    files = {
+        "content": handle_file(str(EXAMPLES / "coffee.jpg")),
+        "style": handle_file(str(EXAMPLES / "style_swirls.jpg")),
+    }
+    running = api.submit(**files, size=64, multiscale=False, iterations=1000, preview_every=0, api_name="/stylize")
+    wait_until(lambda: studio.meter.running == 1 and len(running.outputs()) > 0, "the API client's job to start")
+    page.locator("#stylize").click()
+    expect(page.get_by_text("You already have a job waiting or running; stop it or wait for it")).to_be_visible()
+    running.cancel()
+    wait_until(lambda: studio.meter.running == 0, "the API client's job to stop")

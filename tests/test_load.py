@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.client import Job
 from gradio_client.utils import QueueError, Status
 from PIL import Image
 
-from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, running_app, wait_until
+from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, running_app, visitor_client, wait_until
 from webapp.jobs import Studio
 from webapp.layout import QUEUE_SIZE
 
@@ -63,8 +63,8 @@ def resident_mib() -> float:
 
 
 def person(url: str, index: int) -> str:
-    """One visitor, with a client of their own; see :func:`visit`."""
-    client = Client(url, verbose=False)
+    """One visitor (behind the trusted proxy, with an address of their own) and their client; see :func:`visit`."""
+    client = visitor_client(url, index)
     try:
         job = client.submit(content=handle_file(str(COFFEE)), style=handle_file(str(STYLE)), **JOB, api_name="/stylize")
         return visit(job, index)

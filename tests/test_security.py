@@ -36,7 +36,7 @@ from webapp.blobs import MB as BLOB_MB
 from webapp.blobs import BlobLedger, BlobLimits, BlobRefused
 from webapp.jobs import Studio
 from webapp.sweeper import UploadSweeper
-from webapp.visitors import visitor_of
+from webapp.visitors import TrustedProxies, visitor_of
 
 pytestmark = pytest.mark.slow
 
@@ -468,11 +468,19 @@ def test_one_client_cannot_push_out_another_visitors_session(base, page):
     assert status == 200 and json.loads(link) != "", "the other visitor's session was dropped"
 
 
-def test_a_visitor_is_the_peer_or_the_public_address_its_proxy_added():
-    assert visitor_of("93.184.216.34", "151.101.1.1") == "93.184.216.34"  # a public peer cannot choose its identity
-    assert visitor_of("10.16.3.80", "151.101.1.1, 93.184.216.9") == "93.184.216.9"  # the proxy added the last one
-    assert visitor_of("10.16.3.80", "93.184.216.9, 10.0.0.2") == "93.184.216.9"  # past the proxy's own hops
-    assert visitor_of("127.0.0.1", None) == "127.0.0.1"
+def test_a_visitor_is_the_peer_or_the_address_its_trusted_proxy_added():
+    space = TrustedProxies.from_environment({"SPACE_ID": "user/app"})  # a Space: its proxy is on a private address
+    assert visitor_of("93.184.216.34", "151.101.1.1", space) == "93.184.216.34"  # an untrusted peer cannot choose
+    assert visitor_of("10.16.3.80", "151.101.1.1, 93.184.216.9", space) == "93.184.216.9"  # the proxy added the last
+    assert visitor_of("10.16.3.80", "93.184.216.9, 10.0.0.2", space) == "93.184.216.9"  # past the proxy's own hops
+    assert visitor_of("127.0.0.1", None, space) == "127.0.0.1"
+    local = TrustedProxies.from_environment({})  # no proxy declared: the header is never believed
+    assert visitor_of("127.0.0.1", "93.184.216.9", local) == "127.0.0.1"
+    assert visitor_of("10.16.3.80", "93.184.216.9", local) == "10.16.3.80"
+    declared = TrustedProxies.parse("127.0.0.1, 10.16.0.0/16")
+    assert visitor_of("10.16.3.80", "93.184.216.9", declared) == "93.184.216.9"
+    assert visitor_of("10.17.3.80", "93.184.216.9", declared) == "10.17.3.80"
+    assert visitor_of("127.0.0.1", "not an address", declared) == "127.0.0.1"
 
 
 def test_the_environment_cannot_open_vibe_mode_mcp_run_history_or_more_paths(studio, uploads, tmp_path):

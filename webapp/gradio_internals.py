@@ -28,6 +28,8 @@ For a public link (see the README's Security section):
   callback runs.
 * :func:`sharing_sessions_fairly`: Gradio drops the least recently used session when
   there are too many, whoever opened the others.
+* :func:`limiting_jobs`: Gradio's queue takes any number of jobs from one visitor (the
+  fair queue of :mod:`webapp.fair_queue`).
 * :func:`closing_extras`: vibe mode follows ``GRADIO_VIBE_MODE`` with no launch
   setting, the REST routes skip the queue off a Space, and ``GRADIO_ALLOWED_PATHS``
   widens the files served.
@@ -39,6 +41,7 @@ For a public link (see the README's Security section):
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -50,7 +53,7 @@ from gradio.state_holder import StateHolder
 from styletransfer import ImageError, open_image
 
 from .blobs import BlobLedger, BlobRefused
-from .visitors import SessionOwners, current_visitor
+from .visitors import SessionOwners, current_visitor, visitor_of
 
 Widget = TypeVar("Widget", bound=gr.components.Component)
 #: The longest echo of a client's value in a message, in characters.
@@ -257,3 +260,54 @@ def kept_for_the_page(demo: gr.Blocks) -> set[str]:
     """The files in Gradio's cache that the page itself shows (its gallery, its examples), never to be swept.
     Relies on: each block's ``keep_in_cache``, the set Gradio's own ``delete_cache`` spares."""
     return set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
+
+
+def limiting_jobs(
+    demo: gr.Blocks, concurrency_id: str, admits: Callable[[str, list[str]], bool], refusal: dict[str, Any]
+) -> None:
+    """Ask ``admits`` whether each event that joins ``demo``'s queue ``concurrency_id`` may: it is given the
+    event's visitor and the visitor of each event of that queue, waiting or running; one it refuses runs the event
+    ``refusal`` (a private one that raises the refusal's ``gr.Error``) with no inputs instead, at once, so that the
+    page and API clients get its message as they get any other.
+
+    An event counts until its result is sent (not until Gradio has tidied up after it), so that a client may queue
+    its next job as soon as it has the last one's result.
+
+    Relies on: ``demo._queue.push(body, request, username)`` (looked up on the instance) adding every event, the
+    visitor's ``fastapi.Request`` and the event's id in ``body.fn_index``, its inputs in ``body.data``, before any
+    other await; waiting events in ``event_queue_per_concurrency_id[id].queue`` and running ones in ``active_jobs``
+    (lists of events or ``None``), each ``Event`` with its ``_id``, ``concurrency_id`` and ``request``; every message
+    to a client going through ``demo._queue.send_message(event, message)`` (looked up on the instance), the result
+    with ``msg`` ``"process_completed"``; ``refusal["id"]`` being the refusal event's index in ``demo.fns``.
+    """
+    queue = demo._queue
+    push, send = queue.push, queue.send_message
+    joining = asyncio.Lock()
+    answered: set[str] = set()  # events whose result has been sent, while Gradio still holds them
+
+    def visitor(request: Any) -> str:
+        return visitor_of(request.client.host if request.client else None, request.headers.get("x-forwarded-for"))
+
+    def holders() -> list[str]:
+        waiting = queue.event_queue_per_concurrency_id.get(concurrency_id)
+        events = list(waiting.queue) if waiting is not None else []
+        events += [event for job in queue.active_jobs if job for event in job if event.concurrency_id == concurrency_id]
+        answered.intersection_update(event._id for event in events)
+        return [visitor(event.request) for event in events if event._id not in answered]
+
+    def send_message(event: Any, message: Any) -> None:
+        if getattr(message, "msg", None) == "process_completed" and event.concurrency_id == concurrency_id:
+            answered.add(event._id)
+        send(event, message)
+
+    async def fair_push(body: Any, request: Any, username: str | None) -> Any:
+        fn = demo.fns.get(body.fn_index) if body.fn_index is not None else None
+        if fn is None or fn.concurrency_id != concurrency_id:
+            return await push(body=body, request=request, username=username)
+        async with joining:  # no second event of the same visitor slips in between the count and the push
+            if not admits(visitor(request), holders()):
+                body.fn_index, body.data = refusal["id"], []
+            return await push(body=body, request=request, username=username)
+
+    queue.push = fair_push  # type: ignore[method-assign]
+    queue.send_message = send_message  # type: ignore[method-assign]

@@ -3,7 +3,8 @@
 :func:`launch_options` readies a built page for strangers and returns the launch
 settings that go with it: the request guard and the upload sweeper
 (:mod:`webapp.request_guard`, :mod:`webapp.sweeper`), the region editor's blob
-limits (:mod:`webapp.blobs`), sessions shared out by visitor
+limits (:mod:`webapp.blobs`), visitors told apart by address, a forwarded one
+believed from the declared proxies only, and sessions shared out by visitor
 (:mod:`webapp.visitors`), no server-side fetching of URLs, and monitoring, MCP, run
 history and vibe mode off whatever the environment says. The README's Security
 section says what a visitor can and cannot do.
@@ -25,13 +26,14 @@ from .blobs import BlobLedger
 from .masks import LAYERS
 from .request_guard import RequestGuard, RequestLimits
 from .sweeper import UploadSweeper
-from .visitors import SessionOwners
+from .visitors import SessionOwners, TrustedProxies, believing_only
 
 
 def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int) -> dict[str, Any]:
     """Ready ``demo`` for a public link and return the keyword arguments of ``demo.launch`` that go with it:
     uploads of at most ``max_upload`` bytes, one file a request, and the state of at most ``sessions`` sessions."""
     internals.closing_extras(demo)
+    believing_only(TrustedProxies.from_environment())  # X-Forwarded-For from the declared proxies only
     ends: list[Callable[[str], None]] = []
     for block in demo.blocks.values():
         internals.refusing_urls(block)

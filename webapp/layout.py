@@ -10,6 +10,7 @@ import gradio as gr
 from styletransfer import StyleConfig
 
 from . import panel
+from .fair_queue import share_fairly
 from .fitting import FittedDefaults
 from .gradio_internals import share_queue, vetting_uploads
 from .job import Job
@@ -131,6 +132,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         )
     share_queue(demo, examples, DEVICE_QUEUE)
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
+    share_fairly(demo, DEVICE_QUEUE)  # one job per visitor in it
     return demo
 
 
