@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=2.0, help="each clip's length (default 2)")
     parser.add_argument("--rate", type=int, default=8, help="frames per second (default 8)")
     parser.add_argument("--clips", nargs="+", choices=sorted(SHOTS), default=sorted(SHOTS))
+    parser.add_argument("--iterations", type=int, help="override the iterations at full size (smoke runs)")
+    parser.add_argument("--video-iterations", type=int, help="override the later frames' iterations (smoke runs)")
     parser.add_argument("--flows", action="store_true", help="compare the flow methods on the input clips first")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video")
@@ -167,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line(machine(stylizer, args.threads)) + "\n")
     if args.flows:
         print(compare_flows(inputs) + "\n")
-    default = StyleConfig(size=args.size)
+    overrides = {"iterations": args.iterations, "video_iterations": args.video_iterations}
+    default = StyleConfig(size=args.size).updated(**{key: value for key, value in overrides.items() if value})
     weights_run = (0.0, default.temporal_weight)
     labels = ["input", "independent", "consistent"]
     results: dict[str, list[Run]] = {}
