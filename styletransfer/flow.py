@@ -2,7 +2,7 @@
 
 The flow is OpenCV's DIS (Kroeger et al., ECCV 2016, "Fast optical flow using dense inverse search"), computed on
 the input frames at the output size. ``python -m benchmarks.video --flows`` compares it with Farneback's on the
-generated clips (README, "Video"): at 128 px DIS's warped input frames are 2 to 4 times closer to the next ones,
+generated clips (README, "Video"): at 128 px DIS's warped input frames are 1.4 to 3.4 times closer to the next ones,
 its check keeps more pixels (77–89 % against 60–84 %), and it takes about two thirds of Farneback's time.
 
 :func:`reliable` is the check of Ruder, Dosovitskiy and Brox ("Artistic style transfer for videos", 2016, after
