@@ -457,7 +457,7 @@ def judge(case: Case, error: str | None) -> str:
     if case.target == "parameters":  # whichever input the shifted or missing values land in must be named
         named = "setting '" in text or "image" in text or "parameter" in text
     elif case.target in {*NUMERIC, *CHOICES, *FLAGS}:
-        named = f"'{case.target}'" in error or case.target.replace("_", " ") in text
+        named = case.target in error or case.target.replace("_", " ") in text
     reasonless = text.strip(" .") in ("error", "none", "") or any(sign in error for sign in TRACEBACK_SIGNS)
     return "refused" if named and not reasonless else "unclear"
 
