@@ -225,7 +225,7 @@ def test_a_click_in_the_style_gallery_makes_that_painting_the_style(page, tmp_pa
     gallery = page.locator("#style-gallery")
     expect(gallery.locator("button.thumbnail-item")).to_have_count(len(STYLE_GALLERY))
     name, caption = STYLE_GALLERY[2]
-    thumbnail = gallery.get_by_role("button", name=f"Thumbnail 3 of {len(STYLE_GALLERY)}")
+    thumbnail = gallery.get_by_role("button", name=caption, exact=True)  # named by what it shows
     expect(thumbnail).to_contain_text(caption)
     thumbnail.click()
     expect(page.locator("#style-image img")).to_have_attribute("src", re.compile(rf"{Path(name).name}$"))

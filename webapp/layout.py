@@ -9,7 +9,7 @@ import gradio as gr
 
 from styletransfer import StyleConfig
 
-from . import panel
+from . import accessibility, panel
 from .fair_queue import share_fairly
 from .fitting import FittedDefaults
 from .gradio_internals import share_queue, vetting_uploads
@@ -49,15 +49,19 @@ DEVICE_QUEUE = "device"
 #: Jobs that may wait for the device; beyond this, Gradio tells new users the app is busy.
 QUEUE_SIZE = 16
 
-THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate")
-CSS = """
-.gradio-container { max-width: 1280px !important; margin: 0 auto; }
+THEME = accessibility.THEME
+CSS = accessibility.CSS + """
+.gradio-container { max-width: min(1280px, 100%) !important; margin: 0 auto; }
 #status { min-height: 5.5em; padding: 0.6em 0.9em; border-radius: var(--radius-lg);
           border: 1px solid var(--border-color-primary); background: var(--block-background-fill); }
 #notice { border-left: 4px solid var(--color-accent); padding-left: 0.75em; }
 """
 #: What :meth:`gr.Blocks.launch` needs to draw the page as designed.
-LAUNCH_STYLE: dict[str, Any] = {"theme": THEME, "css": CSS}
+LAUNCH_STYLE: dict[str, Any] = {
+    "theme": THEME,
+    "css": CSS,
+    "head": accessibility.head({Path(name).name: caption for name, caption in STYLE_GALLERY}),
+}
 
 INTRO = """
 # Neural style transfer
