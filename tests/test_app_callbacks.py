@@ -373,11 +373,11 @@ def test_server_options_take_flags_then_environment_then_defaults(argv, environ,
     assert (options["server_name"], options["server_port"], options["share"]) == expected
 
 
-def test_stylize_and_example_runs_share_one_device_queue(studio, monkeypatch, tmp_path):
+def test_stylize_video_and_example_runs_share_one_device_queue(studio, monkeypatch, tmp_path):
     monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path))
     demo = layout.build_demo(studio, queue_size=3)
     device_fns = [fn for fn in demo.fns.values() if fn.concurrency_id == layout.DEVICE_QUEUE]
-    assert sorted(fn.api_name for fn in device_fns) == ["load_example", "stylize"]
+    assert sorted(fn.api_name for fn in device_fns) == ["load_example", "stylize", "stylize_video"]
     assert all(fn.concurrency_limit == 1 for fn in device_fns)
     assert demo._queue.max_size == 3
     assert not any(tmp_path.iterdir())  # lazy: nothing is computed at start-up
