@@ -92,6 +92,15 @@
     }
     // Empty result boxes carry a label ("Empty value"), which needs a role to be read.
     for (const empty of document.querySelectorAll(".empty[aria-label]:not([role])")) set(empty, "role", "img");
+    // A download link wraps an icon button: two targets and two tab stops for one action, the button covering all
+    // of the link but its border. The link alone stays, named by the button and its box.
+    for (const link of document.querySelectorAll("a.download-link")) {
+      const icon = link.querySelector(":scope > button.icon-button");
+      if (!icon) continue;
+      set(link, "aria-label", `${icon.getAttribute("aria-label") || "Download"}: ${blockLabel(link)}`);
+      set(icon, "tabindex", "-1");
+      set(icon, "aria-hidden", "true");
+    }
     // Footer icons whose alt text repeats their button's text ("Settings").
     for (const img of document.querySelectorAll("footer button img[alt]")) {
       if (img.alt && text(img.closest("button")).includes(img.alt)) set(img, "alt", "");

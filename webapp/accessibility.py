@@ -80,6 +80,9 @@ CSS = """
     outline-offset: -3px; }
 /* Icon buttons at least 24 by 24 CSS px (WCAG 2.2's target size). */
 .gradio-container :is(.icon-button-wrapper, .layer-wrap) button.icon-button { min-width: 24px; min-height: 24px; }
+/* A download link's icon button is only its picture (the script takes it out of the tab order): the link is the
+   target. */
+.gradio-container a.download-link > button.icon-button { pointer-events: none; }
 /* Text in the theme's accent (indigo 500: 4.46:1 on white, 3.3:1 on dark slate) in the strong one instead:
    the chosen tab and the regions editor's chosen layer. */
 .gradio-container :is(button[role="tab"].selected, .layer-wrap button.selected_layer) {
