@@ -35,6 +35,17 @@ WATCH_FRAMES = """() => {
 }"""
 
 
+def result_playing(page: Page, tries: int = 120) -> dict | None:
+    """The result video's duration and size once it plays, asked again every half second (Playwright's
+    ``wait_for_function`` takes an async predicate's promise itself as its answer, before the video is loaded)."""
+    for _ in range(tries):
+        played = page.evaluate(RESULT_PLAYING)
+        if played:
+            return played
+        page.wait_for_timeout(500)
+    return None
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> Iterator[Page]:
     studio = bundled_studio()
@@ -75,6 +86,6 @@ def test_a_clip_is_streamed_frame_by_frame_and_plays_with_its_sound(page, tmp_pa
     expect(page.locator("#video-status")).to_contain_text("Done")
     assert len(page.evaluate("window.frames_seen")) >= 2
     expect(page.locator("#video-status")).to_contain_text("6 frames of 64×42 px")
-    played = page.wait_for_function(RESULT_PLAYING).json_value()
-    assert played["duration"] > 0.5 and played["size"] == [64, 42], played
+    played = result_playing(page)
+    assert played is not None and played["duration"] > 0.5 and played["size"] == [64, 42], played
     expect(page.locator("#video-download")).to_contain_text("clip-stylized-64x42")
