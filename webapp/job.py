@@ -30,7 +30,39 @@ class JobState(enum.Enum):
 ENDED = frozenset({JobState.STOPPED, JobState.DONE, JobState.FAILED})
 
 
-class Job:
+class StopSignal:
+    """A job's Stop request and its end, shared by its generator (which checks :attr:`stop_requested` after every
+    engine event and calls :meth:`_ended_now` as it closes) and its Stop button (which waits for the end)."""
+
+    def __init__(self, ended: bool = False) -> None:
+        self._stop = threading.Event()
+        self._ended = threading.Event()
+        if ended:
+            self._ended.set()
+
+    def _renew(self) -> None:
+        """A new job begins: no Stop asked, not ended."""
+        self._stop.clear()
+        self._ended.clear()
+
+    def _ended_now(self) -> None:
+        self._ended.set()
+
+    def request_stop(self) -> None:
+        """Ask the job to end at its next engine event."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether Stop has asked this job to end."""
+        return self._stop.is_set()
+
+    def wait_until_ended(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the job to end; whether it has."""
+        return self._ended.wait(timeout)
+
+
+class Job(StopSignal):
     """One session's latest job, shared by its Stylize generator and its Stop button (a ``gr.State``).
 
     The generator moves it through its states and checks :attr:`stop_requested`
@@ -38,9 +70,8 @@ class Job:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self.state = JobState.IDLE
-        self._stop = threading.Event()
-        self._ended = threading.Event()
         self.name: str | None = None
         """The content image's path, for naming the downloads."""
         self.iteration = 0
@@ -60,8 +91,7 @@ class Job:
 
     def queue(self, name: str | None, photo: Image.Image) -> None:
         """Forget the previous job and wait for the device to start a new one, of ``photo`` (at the output size)."""
-        self._stop.clear()
-        self._ended.clear()
+        self._renew()
         self.state, self.name, self.photo = JobState.QUEUED, name, photo
         self.iteration, self.total, self.elapsed, self.latest, self.frames = 0, 0, 0.0, None, []
 
@@ -88,20 +118,7 @@ class Job:
         """The job's generator is closing: a job neither done nor failed was stopped. Wakes whoever waits."""
         if self.state not in ENDED:
             self.state = JobState.STOPPED
-        self._ended.set()
-
-    def request_stop(self) -> None:
-        """Ask the job to end at its next engine event, showing nothing more."""
-        self._stop.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        """Whether Stop has asked this job to end."""
-        return self._stop.is_set()
-
-    def wait_until_ended(self, timeout: float) -> bool:
-        """Wait at most ``timeout`` seconds for the job to end; whether it has."""
-        return self._ended.wait(timeout)
+        self._ended_now()
 
     def video(self, files: render.OutputFiles, stem: str) -> str | None:
         """Save the progress video at the photo's size (see :meth:`~webapp.render.OutputFiles.save_video`) and

@@ -11,7 +11,6 @@ message that says the limit.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -26,6 +25,7 @@ from styletransfer.video import VideoProgress
 from styletransfer.video_io import VideoError, VideoInfo, probe_video, write_video
 
 from . import render
+from .job import StopSignal
 from .jobs import STATUS_INTERVAL, STOP_WAIT, Studio
 from .zerogpu import Failure, gpu_decorator
 
@@ -69,13 +69,11 @@ class VideoRequest:
     config: StyleConfig
 
 
-class VideoJob:
+class VideoJob(StopSignal):
     """One session's latest video job (a ``gr.State``): its stop signal and the frames made so far."""
 
     def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._ended = threading.Event()
-        self._ended.set()
+        super().__init__(ended=True)
         self.info: VideoInfo | None = None
         self.frames: list[Image.Image] = []
         self.running = False
@@ -86,27 +84,13 @@ class VideoJob:
 
     def start(self, info: VideoInfo) -> None:
         """Forget the previous job; a new one, of the clip ``info``, waits for the device."""
-        self._stop.clear()
-        self._ended.clear()
+        self._renew()
         self.info, self.frames, self.running = info, [], True
 
     def end(self) -> None:
         """The job's generator is closing; wakes whoever waits."""
         self.running = False
-        self._ended.set()
-
-    def request_stop(self) -> None:
-        """Ask the job to end at its next engine event."""
-        self._stop.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        """Whether Stop has asked this job to end."""
-        return self._stop.is_set()
-
-    def wait_until_ended(self, timeout: float) -> bool:
-        """Wait at most ``timeout`` seconds for the job to end; whether it has."""
-        return self._ended.wait(timeout)
+        self._ended_now()
 
 
 class VideoStudio:
