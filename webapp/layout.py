@@ -50,12 +50,15 @@ DEVICE_QUEUE = "device"
 QUEUE_SIZE = 16
 
 THEME = accessibility.THEME
-CSS = accessibility.CSS + """
+CSS = (
+    accessibility.CSS
+    + """
 .gradio-container { max-width: min(1280px, 100%) !important; margin: 0 auto; }
 #status { min-height: 5.5em; padding: 0.6em 0.9em; border-radius: var(--radius-lg);
           border: 1px solid var(--border-color-primary); background: var(--block-background-fill); }
 #notice { border-left: 4px solid var(--color-accent); padding-left: 0.75em; }
 """
+)
 #: What :meth:`gr.Blocks.launch` needs to draw the page as designed.
 LAUNCH_STYLE: dict[str, Any] = {
     "theme": THEME,
@@ -248,7 +251,8 @@ def defaults_note(device_type: str, fitted: FittedDefaults | None = None) -> str
         )
         return (
             f"Defaults chosen for this **{kind}** at start-up: {describe(fitted.config)}, about "
-            f"{fitted.predicted_seconds:.0f} s for a square photo, less for others ({verdict}). Change the size in Advanced."
+            f"{fitted.predicted_seconds:.0f} s for a square photo, less for others ({verdict}). "
+            "Change the size in Advanced."
         )
 
     if device_type == "cpu":
