@@ -233,8 +233,8 @@ def throughput_table(comparisons: list[Comparison], peaks: Mapping[str, float], 
     return _configuration_table(comparisons, header, cells)
 
 
-def machine(stylizer: Stylizer, threads: int) -> dict[str, str | int]:
-    """What the figures were measured on."""
+def cpu_info() -> dict[str, str | int]:
+    """The CPU: its model, its kind (see :func:`cpu_kind`) and its cores."""
     cpuinfo = Path("/proc/cpuinfo")
     text = cpuinfo.read_text() if cpuinfo.exists() else ""
     cpu = _cpuinfo_field(text, "model name") or platform.processor() or platform.machine()
@@ -242,6 +242,13 @@ def machine(stylizer: Stylizer, threads: int) -> dict[str, str | int]:
         "cpu": cpu,
         "cpu_kind": cpu_kind(set(_cpuinfo_field(text, "flags").split()), cpu),
         "cpu_cores": os.cpu_count() or 0,
+    }
+
+
+def machine(stylizer: Stylizer, threads: int) -> dict[str, str | int]:
+    """What the figures were measured on."""
+    return {
+        **cpu_info(),
         "threads": threads,
         "engine": stylizer.description,
         "engine_revision": engine_revision(),

@@ -56,8 +56,17 @@ def free_port() -> int:
 class AppProcess:
     """``python -m benchmarks.server`` in a child process, with its own Gradio temporary folder under ``folder``."""
 
-    def __init__(self, folder: Path, *, queue_size: int = 16, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        queue_size: int = 16,
+        environ: Mapping[str, str] | None = None,
+        command: Sequence[str] | None = None,
+    ) -> None:
+        """``command`` serves the page on the port given to it with ``--port`` (default: this module's server)."""
         self.folder, self.queue_size = Path(folder), queue_size
+        self.command = list(command or [sys.executable, "-m", "benchmarks.server", "--queue-size", str(queue_size)])
         self.temp_dir = self.folder / "gradio"
         self.examples_cache = self.folder / "examples"
         self.log = self.folder / "server.log"
@@ -87,8 +96,7 @@ class AppProcess:
             "GRADIO_ANALYTICS_ENABLED": "False",
             "PYTHONPATH": str(ROOT),
         }
-        command = [sys.executable, "-m", "benchmarks.server", "--port", str(self.port)]
-        command += ["--queue-size", str(self.queue_size)]
+        command = [*self.command, "--port", str(self.port)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_GUARD

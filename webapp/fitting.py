@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
+from statistics import median
 
 from PIL import Image
 
@@ -36,9 +37,11 @@ FIT_ASPECT = (1, 1)
 #: Measured on two AVX2-only cores: per-iteration times 1.05×, 1.15× and 1.11× the bare engine's at the three
 #: scales of the 256 px default job, through the API.
 APP_SLOWDOWN = 1.1
-#: The two sizes the device is timed at, and the iterations timed at each (after one untimed).
-PROBE_SIZES = ((128, 96), (256, 192))
-PROBE_ITERATIONS = 4
+#: The two sizes the device is timed at, and the iterations timed at each (after one untimed). The larger is near
+#: the output scales the fit chooses between: a cost per megapixel timed on small images alone underestimated a
+#: 512×512 iteration by a fifth (caches hold less of a larger picture's activations).
+PROBE_SIZES = ((128, 96), (384, 288))
+PROBE_ITERATIONS = 6
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,10 @@ class Speed:
 def measure_speed(stylizer: Stylizer, config: StyleConfig) -> Speed:
     """Time a few iterations of ``config``'s kind at the two :data:`PROBE_SIZES`, and of its output scale's network
     at the larger, and fit a :class:`Speed`: the speed in the served app, :data:`APP_SLOWDOWN` times slower than the
-    bare engine timed here. Each probe counts its quickest iteration: other work on the machine only ever adds
-    time, and one busy moment must not make every later prediction too long."""
+    bare engine timed here. Each probe counts its median iteration: on a shared virtual machine one iteration takes
+    from half to one and a half times the median even when nothing else runs (measured on two AMX cores: 521 to
+    1504 ms at 512×512, median 1046), so the quickest predicted whole jobs 30 % short, while one busy moment moves
+    the median little."""
     seconds = [APP_SLOWDOWN * _seconds_per_iteration(stylizer, config, size) for size in PROBE_SIZES]
     (small, large), (t_small, t_large) = [w * h / 1e6 for w, h in PROBE_SIZES], seconds
     per_megapixel = max((t_large - t_small) / (large - small), 1e-9)
@@ -90,12 +95,12 @@ def measure_speed(stylizer: Stylizer, config: StyleConfig) -> Speed:
 
 
 def _seconds_per_iteration(stylizer: Stylizer, config: StyleConfig, size: tuple[int, int]) -> float:
-    """The quickest of :data:`PROBE_ITERATIONS` timed iterations at ``size`` with ``config``'s network, at one
+    """The median of :data:`PROBE_ITERATIONS` timed iterations at ``size`` with ``config``'s network, at one
     scale."""
     image = Image.linear_gradient("L").convert("RGB").resize(size)
     probe = config.updated(size=max(size), scales=1, iterations=PROBE_ITERATIONS + 1, preview_every=0)
     times = [event.elapsed for event in stylizer.stylize(image, image, probe)]
-    return min(later - earlier for earlier, later in pairwise(times))
+    return median(later - earlier for earlier, later in pairwise(times))
 
 
 def target_seconds(environ: Mapping[str, str] = os.environ) -> float:
