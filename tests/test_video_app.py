@@ -5,6 +5,7 @@ message, before any work, leaving nothing running."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -60,6 +61,37 @@ def test_a_clip_with_a_tone_comes_back_stylized_with_its_sound(client, studio, t
     assert abs(seconds(path, "audio") - seconds(path, "video")) < 0.1
     assert Path(download).suffix == ".mp4"
     assert studio.meter.jobs_begun == begun + 1 and studio.meter.running == 0
+
+
+def test_stop_through_the_api_answers_with_the_frames_made_so_far(client, studio, tmp_path):
+    clip = make_clip(tmp_path / "long.mp4", size=(96, 64), frames=40, rate=8, tone=True)
+    job = client.submit(handle_file(str(clip)), handle_file(str(STYLE)), 64, 200, 30, api_name="/stylize_video")
+    deadline = time.monotonic() + 120
+    while not _frames_done(job, 2):
+        assert time.monotonic() < deadline and not job.done(), "the job never got past its second frame"
+        time.sleep(0.2)
+    status, video, download = client.predict(api_name="/stop_video")
+    assert re.search(r"Stopped\*\* after \d+ of 40 frames", status), status
+    made = int(re.search(r"after (\d+) of", status).group(1))
+    path = video["video"] if isinstance(video, dict) else video
+    assert 2 <= made < 40 and decode_video(path) == (made, (64, 42))
+    assert abs(seconds(path, "audio") - made / 8) < 0.15  # the sound is cut to the frames kept
+    assert Path(download).suffix == ".mp4"
+    _wait_until_idle(studio)
+
+
+def _frames_done(job, count: int) -> bool:
+    """Whether the job's latest status says at least ``count`` frames are done."""
+    outputs = job.outputs()
+    found = re.search(r"· (\d+) frames done", str(outputs[-1][1])) if outputs else None
+    return found is not None and int(found.group(1)) >= count
+
+
+def _wait_until_idle(studio: Studio) -> None:
+    deadline = time.monotonic() + 30
+    while studio.meter.running:
+        assert time.monotonic() < deadline, "the stopped job still runs"
+        time.sleep(0.1)
 
 
 def over_budget(folder: Path) -> Path:

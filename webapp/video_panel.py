@@ -70,7 +70,7 @@ def video_tab(
         inputs=[video, style, size, temporal, iterations, job],
         outputs=[frame, status, result, download],
         api_name="stylize_video",
-        concurrency_limit=1,
+        concurrency_limit=studio.studio.slots,
         concurrency_id=queue,
         show_progress="minimal",
     )
@@ -81,7 +81,7 @@ def video_tab(
         outputs=[status, result, download],
         cancels=[run],
         queue=False,
-        api_visibility="private",
+        api_name="stop_video",
     )
 
 
