@@ -25,7 +25,7 @@ from . import gradio_internals as internals
 from .blobs import BlobLedger
 from .masks import LAYERS
 from .request_guard import RequestGuard, RequestLimits
-from .sweeper import UploadSweeper
+from .sweeper import UploadSweeper, keep_files_seconds, sweep_interval
 from .visitors import SessionOwners, TrustedProxies, believing_only
 
 
@@ -49,7 +49,13 @@ def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int) -> dict[s
             session_ended(request.session_hash)
 
     demo.unload(tab_closed)
-    sweeper = UploadSweeper(get_upload_folder(), keep=lambda: internals.kept_for_the_page(demo))
+    keep_seconds = keep_files_seconds()
+    sweeper = UploadSweeper(
+        get_upload_folder(),
+        keep=lambda: internals.kept_for_the_page(demo),
+        max_age=keep_seconds,
+        interval=sweep_interval(keep_seconds),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:

@@ -16,6 +16,8 @@ from PIL import Image
 
 from styletransfer import Progress, Stylizer
 
+from .sweeper import keep_files_seconds
+
 SOURCE_LABELS = {"hub": "Hugging Face Hub", "bundled": "bundled with the app", "file": "local file"}
 #: Loss values are plotted on a log scale; this floor keeps a zero content loss (the first step) on the chart.
 LOSS_FLOOR = 1e-4
@@ -162,13 +164,13 @@ def evenly(items: Sequence, count: int) -> list:
 class OutputFiles:
     """The files offered for download, each in its own folder (so it keeps a readable name).
 
-    Folders older than ``keep_seconds`` are removed whenever a new one is made;
-    Gradio serves its own copy of each file, so only recent ones are needed.
+    Folders older than ``keep_seconds`` (default: :func:`~webapp.sweeper.keep_files_seconds`) are removed whenever a
+    new one is made; Gradio serves its own copy of each file, so only recent ones are needed.
     """
 
-    def __init__(self, root: str | Path | None = None, keep_seconds: float = 3600.0) -> None:
+    def __init__(self, root: str | Path | None = None, keep_seconds: float | None = None) -> None:
         self.root = Path(root) if root else Path(tempfile.gettempdir()) / "styletransfer-app"
-        self.keep_seconds = keep_seconds
+        self.keep_seconds = keep_files_seconds() if keep_seconds is None else keep_seconds
 
     def save_png(self, image: Image.Image, stem: str) -> str:
         """Save ``image`` as a lossless PNG and return its path."""

@@ -8,24 +8,47 @@ orphans whenever no upload is in flight (the folder must be this server's alone:
 ``GRADIO_TEMP_DIR``), and, every :attr:`~UploadSweeper.interval` seconds, files
 older than :attr:`~UploadSweeper.max_age`, the oldest beyond
 :attr:`~UploadSweeper.max_bytes` in all, and folders left empty, sparing the files
-the page itself shows.
+the page itself shows. How long files are kept is one setting
+(:func:`keep_files_seconds`), for this folder, Gradio's own clean-up and the app's
+downloads alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import anyio
 
 GB = 2**30
+#: How long (seconds) the files a job leaves (uploads, results, downloads) are kept; 3600 when unset. A long soak
+#: sets it shorter, to see the folders level off.
+KEEP_FILES_ENV = "STYLETRANSFER_KEEP_FILES"
 #: How long an empty folder is left: Gradio makes an upload's folder just before it moves the file in.
 EMPTY_FOLDER_AGE = 60.0
+
+
+def keep_files_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """The setting :data:`KEEP_FILES_ENV` (default 3600 s); raises ``ValueError`` naming a bad value."""
+    text = environ.get(KEEP_FILES_ENV, "").strip() or "3600"
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 10 <= seconds < math.inf:
+        raise ValueError(f"{KEEP_FILES_ENV} must be a number of seconds, at least 10, not {text[:20]!r}.")
+    return seconds
+
+
+def sweep_interval(keep_seconds: float) -> float:
+    """How often to sweep files kept ``keep_seconds``: every 5 minutes, or a quarter of that time if shorter."""
+    return min(300.0, keep_seconds / 4)
 
 
 class UploadSweeper:
