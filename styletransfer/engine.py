@@ -470,10 +470,10 @@ def scale_sizes(content_size: tuple[int, int], config: StyleConfig) -> list[tupl
     """
     long_side = min(config.size, max(content_size))
     final = images.scaled_size(content_size, long_side)
-    if min(final) < MIN_SIDE:
+    if min(final) < MIN_SIDE:  # only the photo can be too thin: a style image is resized to suit the network
         raise ValueError(
-            f"At {final[0]}×{final[1]} pixels the short side is under {MIN_SIDE}: the image's aspect ratio is too "
-            "extreme for this size. Use a larger size or crop the image."
+            f"The content image's aspect ratio is too extreme for this size: at {final[0]}×{final[1]} pixels its "
+            f"short side would be under {MIN_SIDE}. Use a larger size or crop the photo."
         )
     if config.scales == 1 or long_side <= config.min_size:
         return [final]

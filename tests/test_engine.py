@@ -204,7 +204,7 @@ def test_scale_sizes_grow_geometrically_to_the_output():
 
 
 def test_extreme_aspect_ratio_is_refused_clearly():
-    with pytest.raises(ValueError, match="aspect ratio"):
+    with pytest.raises(ValueError, match="The content image's aspect ratio is too extreme"):
         scale_sizes((4000, 100), StyleConfig(size=512))
 
 

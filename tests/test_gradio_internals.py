@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,14 +21,17 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.app_server import EXAMPLES, free_port
+from benchmarks.fuzz import raw_queue_call
+from tests.app_server import EXAMPLES, HANG_GUARD, free_port, visitor_client, wait_until
 from webapp.blobs import BlobLedger, BlobLimits
 from webapp.gradio_internals import (
     FILE_ROUTE,
     UPLOAD_ROUTES,
+    checking_inputs,
     closing_extras,
     guarding_blobs,
     kept_for_the_page,
+    limiting_jobs,
     naming_refusals,
     refusing_urls,
     serving_no_extra_paths,
@@ -35,7 +40,7 @@ from webapp.gradio_internals import (
     vetting_editor_images,
     vetting_uploads,
 )
-from webapp.visitors import SessionOwners, current_visitor
+from webapp.visitors import TRUSTED_PROXIES_ENV, SessionOwners, current_visitor
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +55,8 @@ def build() -> tuple[gr.Blocks, gr.Examples]:
         picture = vetting_uploads(gr.Image(type="filepath"), "test picture")
         answer = gr.Textbox()
         gr.Button().click(echo, inputs=[level, picture], outputs=answer, api_name="echo", concurrency_id="work")
+        editor = gr.ImageEditor(label="Regions to paint")
+        gr.Button().click(lambda regions: "read", inputs=editor, outputs=answer, api_name="edit")
         examples = gr.Examples(
             [[1, str(EXAMPLES / "cat.jpg")]],
             inputs=[level, picture],
@@ -204,3 +211,87 @@ def test_gradio_keeps_the_gallerys_files_in_keep_in_cache():
         gallery = gr.Gallery([str(EXAMPLES / "cat.jpg")])
     kept = kept_for_the_page(demo)
     assert gallery.value and any(path.endswith("cat.jpg") for path in kept)
+
+
+def event_index(client: Client, api_name: str) -> int:
+    return next(event["id"] for event in client.config["dependencies"] if event["api_name"] == api_name)
+
+
+def test_gradio_checks_an_events_raw_values_through_the_instance(served):
+    demo, client = served
+    checking_inputs(demo)
+    echo_event, edit_event = event_index(client, "echo"), event_index(client, "edit")
+    with pytest.raises(AppError, match="The request sent 1 values, and /echo takes 2"):
+        raw_queue_call(client.src, echo_event, [1])
+    malformed = "The input 'Regions to paint' was sent in a form it does not take: "
+    with pytest.raises(AppError, match=malformed + "layers: Input should be a valid list"):
+        raw_queue_call(client.src, edit_event, [{"background": None, "layers": "not a list", "composite": None}])
+    layer = {"path": "layer.png", "meta": {"_type": "gradio.FileData"}}
+    with pytest.raises(AppError, match=re.escape(malformed + "layers[1]: ")):
+        raw_queue_call(client.src, edit_event, [{"layers": [layer, None]}])
+    assert raw_queue_call(client.src, edit_event, [None]) == ["read"]
+    assert raw_queue_call(client.src, echo_event, [2, None, "extra"]) == ["2 False"]  # extra values: ignored
+
+
+def test_gradio_queue_joins_and_answers_every_event_through_the_instance(monkeypatch):
+    """What the fair queue (``limiting_jobs``) relies on, on a small page with one event in the queue "work"."""
+    monkeypatch.setenv(TRUSTED_PROXIES_ENV, "127.0.0.1")
+    release = threading.Event()
+
+    def hold(text: str) -> str:
+        release.wait(HANG_GUARD)
+        return text
+
+    def refuse() -> None:
+        raise gr.Error("Refused by the test.", print_exception=False)
+
+    with gr.Blocks() as demo:
+        box = gr.Textbox()
+        gr.Button().click(hold, box, box, api_name="hold", concurrency_id="work", concurrency_limit=1)
+        gr.Button().click(str.upper, box, box, api_name="other")
+    demo.queue()
+    with demo:
+        refused = gr.api(refuse, api_name="refused", api_visibility="private", concurrency_limit=None)
+    asked: list[tuple[str, list[str]]] = []
+
+    def admits(visitor: str, holders: list[str]) -> bool:
+        asked.append((visitor, sorted(holders)))
+        return visitor not in holders
+
+    limiting_jobs(demo, "work", admits, refused)
+    answers, send = [], demo._queue.send_message
+
+    def send_message(event, message) -> None:
+        answers.append((event.concurrency_id, getattr(message, "msg", None)))
+        send(event, message)
+
+    demo._queue.send_message = send_message
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        first, second, third = (visitor_client(url, index) for index in (1, 2, 3))
+        running = first.submit("a", api_name="/hold")
+        wait_until(lambda: any(demo._queue.active_jobs), "the first event to run")
+        (event,) = next(job for job in demo._queue.active_jobs if job)
+        assert event.concurrency_id == "work" and event._id and event.request.client.host
+        waiting = second.submit("b", api_name="/hold")
+        work = demo._queue.event_queue_per_concurrency_id["work"]
+        wait_until(lambda: len(work.queue) == 1, "the second visitor's event to wait")
+        for client in (first, second):  # a running event counts, and so does a waiting one
+            with pytest.raises(AppError, match="Refused by the test"):
+                client.submit("again", api_name="/hold").result(timeout=HANG_GUARD)
+        burst = [third.submit(f"c{n}", api_name="/hold") for n in range(4)]  # joining at once: one gets in
+        wait_until(lambda: sum(job.done() for job in burst) == 3, "three of the burst to be refused")
+        assert first.predict("x", api_name="/other") == "X"  # another queue: not asked
+        release.set()
+        assert (running.result(timeout=HANG_GUARD), waiting.result(timeout=HANG_GUARD)) == ("a", "b")
+        assert sorted(job.result(timeout=HANG_GUARD) for job in burst if job.exception() is None)[0].startswith("c")
+        assert sum(job.exception() is None for job in burst) == 1
+    finally:
+        release.set()
+        demo.close()
+    visitors = [address for address, _ in asked]
+    assert visitors[:2] == ["198.51.100.1", "198.51.100.2"] and len(asked) == 8
+    assert asked[1][1] == ["198.51.100.1"] and asked[3][1] == ["198.51.100.1", "198.51.100.2"]
+    assert answers.count(("work", "process_completed")) >= 3  # each result sent through the instance

@@ -30,6 +30,9 @@ For a public link (see the README's Security section):
   there are too many, whoever opened the others.
 * :func:`limiting_jobs`: Gradio's queue takes any number of jobs from one visitor (the
   fair queue of :mod:`webapp.fair_queue`).
+* :func:`checking_inputs`: a request with too few values, or a value of the wrong
+  shape for its component (an editor's ``layers`` that is not a list of files), fails
+  in Gradio with no message for the client.
 * :func:`closing_extras`: vibe mode follows ``GRADIO_VIBE_MODE`` with no launch
   setting, the REST routes skip the queue off a Space, and ``GRADIO_ALLOWED_PATHS``
   widens the files served.
@@ -49,6 +52,7 @@ from typing import Any, TypeVar
 import gradio as gr
 from fastapi import HTTPException
 from gradio.state_holder import StateHolder
+from pydantic import ValidationError
 
 from styletransfer import ImageError, open_image
 
@@ -119,15 +123,16 @@ def vetting_uploads(widget: gr.Image, what: str) -> gr.Image:
     return widget
 
 
-def share_queue(demo: gr.Blocks, examples: gr.Examples, concurrency_id: str) -> None:
-    """Put the examples' (lazily cached) runs in the queue ``concurrency_id``, one at a time.
+def share_queue(demo: gr.Blocks, examples: gr.Examples, concurrency_id: str, limit: int = 1) -> None:
+    """Put the examples' (lazily cached) runs in the queue ``concurrency_id``, ``limit`` at a time (Gradio holds a
+    queue to the lowest limit of its events).
 
     Relies on: ``examples.cache_event`` being the cached run's event (a dict with its ``id``), and ``demo.fns``
     mapping that id to a ``BlockFunction`` whose ``concurrency_id`` and ``concurrency_limit`` the queue reads.
     """
     if examples.cache_event is not None:
         run = demo.fns[examples.cache_event["id"]]
-        run.concurrency_id, run.concurrency_limit = concurrency_id, 1
+        run.concurrency_id, run.concurrency_limit = concurrency_id, limit
 
 
 def vetting_editor_images(editor: gr.ImageEditor, what: str, max_pixels: int) -> gr.ImageEditor:
@@ -311,3 +316,46 @@ def limiting_jobs(
 
     queue.push = fair_push  # type: ignore[method-assign]
     queue.send_message = send_message  # type: ignore[method-assign]
+
+
+def checking_inputs(demo: gr.Blocks) -> None:
+    """Make ``demo`` refuse, with a message, a request that sends too few values for its event, or a value that its
+    component's data model does not take (a file that is not a file's description, an editor's ``layers`` that is
+    not a list): the message names the endpoint and the count, or the input (by its label) and the part that is
+    wrong. Extra values stay ignored, as Gradio ignores them.
+
+    Relies on: Gradio calling ``demo.validate_inputs(block_fn, inputs)`` (looked up on the instance) with an event's
+    ``BlockFunction`` and its raw values before it moves, validates or preprocesses any of them, and on each
+    stateless input component's ``data_model`` being the pydantic model Gradio validates its value with (with the
+    context ``{"validate_meta": True}``), except the inputs that are a component's properties
+    (``block_fn.component_prop_inputs``)."""
+    validate = demo.validate_inputs
+
+    def validate_inputs(block_fn: Any, inputs: list[Any]) -> None:
+        if len(inputs) < len(block_fn.inputs):
+            endpoint = f"/{block_fn.api_name}" if block_fn.api_name else "this event"
+            raise gr.Error(
+                f"The request sent {len(inputs)} values, and {endpoint} takes {len(block_fn.inputs)}: one for each "
+                "of its parameters, in order (gradio_client fills in the ones left out).",
+                title="Parameters missing",
+            )
+        for index, block in enumerate(block_fn.inputs):
+            model = getattr(block, "data_model", None)
+            if model is None or block.stateful or index in block_fn.component_prop_inputs or inputs[index] is None:
+                continue
+            try:
+                model.model_validate(inputs[index], context={"validate_meta": True})
+            except ValidationError as error:
+                raise gr.Error(_malformed(block, error), title="Cannot read this input") from None
+        validate(block_fn, inputs)
+
+    demo.validate_inputs = validate_inputs  # type: ignore[method-assign]
+
+
+def _malformed(block: Any, error: ValidationError) -> str:
+    """The message for ``block``'s value that its data model refused with ``error``: its first problem."""
+    first = error.errors()[0]
+    part = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in first["loc"]).lstrip(".")
+    problem = first["msg"].removeprefix("Value error, ")[:160]  # pydantic's words, which quote no value
+    name = getattr(block, "label", None) or block.get_block_name()
+    return f"The input {name!r} was sent in a form it does not take: {part or 'its value'}: {problem}"

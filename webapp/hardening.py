@@ -6,8 +6,9 @@ settings that go with it: the request guard and the upload sweeper
 limits (:mod:`webapp.blobs`), visitors told apart by address, a forwarded one
 believed from the declared proxies only, and sessions shared out by visitor
 (:mod:`webapp.visitors`), no server-side fetching of URLs, and monitoring, MCP, run
-history and vibe mode off whatever the environment says. The README's Security
-section says what a visitor can and cannot do.
+history and vibe mode off whatever the environment says, and requests with too few
+values or malformed ones refused with a message. The README's Security section says
+what a visitor can and cannot do.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int) -> dict[s
     """Ready ``demo`` for a public link and return the keyword arguments of ``demo.launch`` that go with it:
     uploads of at most ``max_upload`` bytes, one file a request, and the state of at most ``sessions`` sessions."""
     internals.closing_extras(demo)
+    internals.checking_inputs(demo)  # too few values, or a value of the wrong shape: a message, not a bare error
     believing_only(TrustedProxies.from_environment())  # X-Forwarded-For from the declared proxies only
     ends: list[Callable[[str], None]] = []
     for block in demo.blocks.values():
