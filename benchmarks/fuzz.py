@@ -325,12 +325,13 @@ NUMERIC = [
     "style_scale",
     "learning_rate",
     "mask_feather",
+    "face_strength",
     "seed",
     "preview_every",
     "time_limit",
     "blend",
 ]
-CHOICES = ["optimizer", "init", "pooling", "style_loss", "backbone"]
+CHOICES = ["optimizer", "init", "pooling", "style_loss", "faces", "backbone"]
 FLAGS = ["multiscale", "preserve_color"]
 
 

@@ -3,7 +3,9 @@
 Every pair is stylized with the engine's defaults (plus any ``--set`` overrides)
 at the app's CPU default size, and judged: the paper's style distance, the
 texture distance, the content distance, each style layer's distance and the
-structure score (see :mod:`benchmarks.judge` and :mod:`benchmarks.structure`).
+structure score (see :mod:`benchmarks.judge` and :mod:`benchmarks.structure`);
+portraits also by the face score inside a face box marked by hand
+(:mod:`benchmarks.face_score`).
 It prints one markdown table, names the pairs whose structure falls below the
 floors, and writes each picture, ``contact_sheet.png`` (photo | painting |
 picture, a row per pair) and ``quality.json`` into ``--out``. It asserts
@@ -31,6 +33,7 @@ from styletransfer import StyleConfig, Stylizer, load_image
 from styletransfer.weights import load_bundled_weights
 
 from . import hardware
+from .face_score import FACE_BOXES, FaceJudge, FaceScore
 from .judge import TEXTURE_LAYERS, Distances, Judge, judge_network
 from .ours import output_size
 from .run import ROOT, parse_settings, positive_int
@@ -61,7 +64,14 @@ class SuitePair:
 
 
 #: Landscapes, a city, animals, a still life, a portrait and a launch; against swirling, figurative, flat-print,
-#: abstract and impressionist paintings. The Scream and The Great Wave carry strong objects of their own.
+#: abstract and impressionist paintings. The Scream and The Great Wave carry strong objects of their own. Then
+#: (13–19) portraits: the astronaut with three more paintings, and a painted face, the Mona Lisa, with four.
+PORTRAIT_PAINTINGS = (
+    "great_wave_off_kanagawa_hokusai_1831.jpg",
+    "the_scream_munch_1893.jpg",
+    "starry_night_van_gogh_1889.jpg",
+    "composition_vii_kandinsky_1913.jpg",
+)
 SUITE = tuple(
     SuitePair(photo, PAINTINGS / painting)
     for photo, paintings in (
@@ -71,9 +81,13 @@ SUITE = tuple(
         (EXAMPLES / "coffee.jpg", ("water_lilies_monet_1919.jpg", "great_wave_off_kanagawa_hokusai_1831.jpg")),
         (EXAMPLES / "astronaut.jpg", ("the_scream_munch_1893.jpg", "wheat_field_with_cypresses_van_gogh_1889.jpg")),
         (EXAMPLES / "rocket.jpg", ("starry_night_van_gogh_1889.jpg", "composition_vii_kandinsky_1913.jpg")),
+        (EXAMPLES / "astronaut.jpg", PORTRAIT_PAINTINGS[:1] + PORTRAIT_PAINTINGS[2:]),
+        (EXAMPLES / "mona_lisa.jpg", PORTRAIT_PAINTINGS),
     )
     for painting in paintings
 )
+#: The portrait pairs: each portrait photo with four paintings (the astronaut with The Scream is pair 9).
+PORTRAIT_PAIRS = (9, 13, 14, 15, 16, 17, 18, 19)
 #: ``--quick``: three shipped pairs at 128 px, for CI.
 QUICK_PAIRS = (5, 7, 11)
 QUICK_SIZE = 128
@@ -89,6 +103,8 @@ class PairResult:
     picture: Image.Image
     distances: Distances
     seconds: float
+    face: FaceScore | None = None
+    """The face score, for a portrait (a photo in :data:`~benchmarks.face_score.FACE_BOXES`)."""
 
     @property
     def below_floor(self) -> list[str]:
@@ -102,7 +118,7 @@ class PairResult:
 
 
 def suite_pairs(parser: argparse.ArgumentParser, numbers: Iterable[int] | None) -> list[SuitePair]:
-    """The suite's pairs by number, 1 to 12 (``None``: all); a number out of range is the ``parser``'s error."""
+    """The suite's pairs by number, from 1 (``None``: all); a number out of range is the ``parser``'s error."""
     numbers = list(numbers or range(1, len(SUITE) + 1))
     if any(not 1 <= n <= len(SUITE) for n in numbers):
         parser.error(f"pairs are numbered 1 to {len(SUITE)}.")
@@ -154,13 +170,16 @@ def run_pair(stylizer: Stylizer, network, pair: SuitePair, config: StyleConfig) 
     started = time.perf_counter()
     picture = stylizer.stylize_image(photo, painting, config)
     seconds = time.perf_counter() - started
-    return PairResult(pair, photo, painting, picture, Judge(network, photo, painting, size)(picture), seconds)
+    box = FACE_BOXES.get(pair.photo.name)
+    face = FaceJudge(network, photo, size, box)(picture) if box else None
+    return PairResult(pair, photo, painting, picture, Judge(network, photo, painting, size)(picture), seconds, face)
 
 
 def quality_table(results: list[PairResult]) -> str:
     """One markdown row per pair: the judge's figures, the seconds, and the floors it misses."""
     layers = list(results[0].distances.layers)
-    header = ["#", "pair", "structure", "worst region", "texture", "content", "style (paper)", *layers, "s", "floor"]
+    header = ["#", "pair", "structure", "worst region", "texture", "content", "style (paper)", *layers]
+    header += ["face structure", "face content", "s", "floor"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for number, result in enumerate(results, start=1):
         d = result.distances
@@ -173,6 +192,7 @@ def quality_table(results: list[PairResult]) -> str:
             f"{d.content:.3f}",
             f"{d.style:.4f}",
             *(f"{d.layers[name]:.4f}" for name in layers),
+            *((f"{result.face.structure:.3f}", f"{result.face.content:.3f}") if result.face else ("–", "–")),
             f"{result.seconds:.0f}",
             "; ".join(result.below_floor) or "ok",
         ]
@@ -251,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 "picture": f"{_file_stem(result.pair)}.png",
                 "seconds": result.seconds,
                 "below_floor": result.below_floor,
+                "face": asdict(result.face) if result.face else None,
                 **asdict(result.distances),
             }
             for result in results

@@ -148,6 +148,17 @@ class StyleConfig:
         low=0.0, high=0.25, step=0.005, row=5,
     )  # fmt: skip
 
+    faces: str = setting(
+        "off", "choice", "Faces",
+        "find the faces in the photo and keep their features: the photo's content counts more there "
+        "(upright, roughly frontal faces; see styletransfer.faces)",
+        choices=(("off", "Off"), ("auto", "Find them")), row=6,
+    )  # fmt: skip
+    face_strength: float = setting(
+        10.0, "number", "Face strength", "how many times more the photo's content counts inside a face found",
+        low=1.0, high=100.0, step=1.0, row=6,
+    )  # fmt: skip
+
     temporal_weight: float = setting(
         200.0, "number", "Temporal weight (video)",
         "how firmly each video frame keeps to the previous one, warped by the optical flow, where the flow can be "

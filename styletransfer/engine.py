@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import images, tiling
+from . import faces, images, tiling
 from .config import MIN_SIDE, StyleConfig
 from .device import Precision, device_label, pick_device, pick_precision, release_cached_memory
 from .features import VGG19Features, multiply_adds_per_pixel
@@ -173,8 +173,15 @@ class Stylizer:
             )
             for i, s in enumerate(style_list)
         ]
+        found = faces.face_mask(content_image.size, faces.find_faces(content_image)) if config.faces == "auto" else None
         regions = make_regions(
-            content_image.size, len(style_images), masks, keep_mask, style_masks, feather=config.mask_feather
+            content_image.size,
+            len(style_images),
+            masks,
+            keep_mask,
+            style_masks,
+            feather=config.mask_feather,
+            faces=found,
         )
         job = self._planned(content_image, style_images, config, plan, regions, initial, extra_terms)
         return self._releasing(job, plan[-1][0])
@@ -424,6 +431,7 @@ class Stylizer:
             config.tv_weight,
             style_loss=config.style_loss,
             style_layer_weights=config.layer_weights,
+            content_weights=regions.content_weights(size, self.device, config.face_strength) if regions else None,
         )
 
 

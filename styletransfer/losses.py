@@ -95,18 +95,24 @@ def relative_distance(value: Tensor, target: Tensor) -> Tensor:
 
 
 class ContentLoss(nn.Module):
-    """Relative distance between features and fixed content features."""
+    """Relative distance between features and fixed content features; with ``weights`` (1, 1, H, W) on the
+    target's map, each cell's squared distance counts by its weight (the norm it is relative to does not)."""
 
-    def __init__(self, target: Tensor) -> None:
+    def __init__(self, target: Tensor, weights: Tensor | None = None) -> None:
         super().__init__()
         self.register_buffer("target", target.detach().float())
+        self.register_buffer("weights", None if weights is None else weights.detach().float())
         self.target_norm = self.target.pow(2).sum().clamp_min(1e-12)
 
     def forward(self, features: Tensor, place: tuple[slice, slice] | None = None) -> Tensor:
         """The distance, or with ``place`` (rows, columns of the target's map) the part of it that ``features``,
         the cells at that place, make up."""
-        target = self.target if place is None else self.target[..., place[0], place[1]]
-        return (features.float() - target).pow(2).sum() / self.target_norm
+        target, weights = self.target, self.weights
+        if place is not None:
+            target = target[..., place[0], place[1]]
+            weights = None if weights is None else weights[..., place[0], place[1]]
+        squared = (features.float() - target).pow(2)
+        return (squared if weights is None else squared * weights).sum() / self.target_norm
 
 
 def mean_and_covariance(features: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -215,7 +221,9 @@ class Objective(nn.Module):
     to the named, weighted :data:`LossTerms`. The style term sums each
     :class:`StyleRegion`'s loss (a dict of targets is one region: the whole
     picture); a region's loss is the mean of its layers' losses weighted by
-    ``style_layer_weights`` (equal by default).
+    ``style_layer_weights`` (equal by default). ``content_weights`` (1, 1, H, W)
+    at the picture's size weighs the content term pixel by pixel (see
+    :meth:`~styletransfer.regions.Regions.content_weights`).
 
     The content term and the style term's :func:`moments` are sums over the
     picture's cells, so they can also be taken a tile at a time
@@ -234,12 +242,18 @@ class Objective(nn.Module):
         *,
         style_loss: str = "gram",
         style_layer_weights: dict[str, float] | None = None,
+        content_weights: Tensor | None = None,
     ) -> None:
         super().__init__()
         regions = [StyleRegion(style_targets)] if isinstance(style_targets, dict) else list(style_targets)
         layers = list(regions[0].targets)
         self.kind = style_loss
-        self.content_losses = nn.ModuleDict({name: ContentLoss(t) for name, t in content_targets.items()})
+        self.content_losses = nn.ModuleDict(
+            {
+                name: ContentLoss(t, None if content_weights is None else cell_means(content_weights, t.shape[-2:]))
+                for name, t in content_targets.items()
+            }
+        )
         self.style_losses = nn.ModuleList(
             nn.ModuleDict({name: StyleLoss(t, style_loss) for name, t in region.targets.items()}) for region in regions
         )
@@ -311,6 +325,11 @@ def own_moments(features: Tensor, layer: str, tile: Tile | None, shares: Shares,
     return moments(tile.own_cells(layer, features), shares, kind)
 
 
+def cell_means(weights: Tensor, size: Sequence[int]) -> Tensor:
+    """Pixel ``weights`` (1, 1, H, W) on a layer's map of (H, W) ``size``: each cell the mean of its pixels."""
+    return F.adaptive_avg_pool2d(weights, tuple(size))
+
+
 def region_at(weights: Tensor | None, size: Sequence[int]) -> Tensor | None:
     """Region ``weights`` (1, 1, H, W) on a layer's map of (H, W) ``size``: each cell's share in the region,
     eroded by one cell (as Gatys et al. erode their guides), so that cells whose receptive fields straddle a
@@ -320,8 +339,7 @@ def region_at(weights: Tensor | None, size: Sequence[int]) -> Tensor | None:
     against plain resizing, and two styles met with a softer seam."""
     if weights is None:
         return None
-    cells = F.adaptive_avg_pool2d(weights, tuple(size))
-    return -F.max_pool2d(-cells, 3, stride=1, padding=1)
+    return -F.max_pool2d(-cell_means(weights, size), 3, stride=1, padding=1)
 
 
 def _mean(values) -> Tensor:

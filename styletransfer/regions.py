@@ -7,6 +7,8 @@ statistics are taken over that region only (weighted by the mask, resized to the
 layer) and compared with that style's own. A style image may have a mask of its
 own, choosing which part of the painting feeds its region. A keep-photo mask
 takes a region out of every style, and the photo is put back there at the end.
+A faces region (the faces :mod:`styletransfer.faces` finds) keeps every style but
+weighs the photo's content more, so the features stay under the painting's strokes.
 
 A mask is any image, of any size: white is the region, black is not, grey is in
 part. An image with transparency counts its opaque part (a layer painted with any
@@ -56,12 +58,14 @@ class Regions:
     where no other style's mask is), ``keep`` the region that stays a photo (or
     ``None``), and ``style_sources`` one mask per style image on the style image
     itself (or ``None``). The keep-photo region is taken out of every style's.
+    ``faces`` is where the content counts more (or ``None``).
     """
 
     styles: tuple[Image.Image | None, ...]
     """One mask per style image; ``None``: the rest of the photo, where no other style's mask is."""
     keep: Image.Image | None
     style_sources: tuple[Image.Image | None, ...]
+    faces: Image.Image | None = None
 
     @property
     def guided(self) -> bool:
@@ -82,6 +86,13 @@ class Regions:
         """The keep-photo region at ``size`` as a (1, 1, H, W) tensor in [0, 1], or ``None``."""
         return None if self.keep is None else _tensor(self.keep, size, device)
 
+    def content_weights(self, size: tuple[int, int], device: torch.device, strength: float) -> Tensor | None:
+        """How much the content counts at each pixel, at ``size``, as a (1, 1, H, W) tensor: 1, and up to
+        ``strength`` inside the faces region; ``None`` without one (1 everywhere)."""
+        if self.faces is None:
+            return None
+        return 1.0 + (strength - 1.0) * _tensor(self.faces, size, device)
+
     def source_weights(self, index: int, size: tuple[int, int], device: torch.device) -> Tensor | None:
         """Style image ``index``'s own mask at ``size``, or ``None`` when all of it is used."""
         mask = self.style_sources[index]
@@ -96,6 +107,7 @@ def make_regions(
     style_masks: Sequence[images.ImageInput | None] | None = None,
     *,
     feather: float = 0.0,
+    faces: Image.Image | None = None,
 ) -> Regions | None:
     """The :class:`Regions` for a photo of ``photo_size`` and ``style_count`` style images, or ``None`` when no
     mask is given.
@@ -106,9 +118,11 @@ def make_regions(
     Raises ``ValueError`` (``ImageError`` for files) with a readable message: more
     masks than style images, a file that is not an image, or masks that leave no
     region to paint. An all-black style mask means that style is not used.
+    ``faces`` is a mask of the faces (see :func:`styletransfer.faces.face_mask`), at ``photo_size`` and already
+    feathered.
     """
     masks, style_masks = list(masks or []), list(style_masks or [])
-    if not masks and keep_mask is None and not style_masks:
+    if not masks and keep_mask is None and not style_masks and faces is None:
         return None
     for given, what in ((masks, "masks"), (style_masks, "style masks")):
         if len(given) > style_count:
@@ -134,7 +148,7 @@ def make_regions(
     for index, source in enumerate(sources):
         if source is not None and _coverage(source) < EMPTY_MASK:
             raise ValueError(f"The {named('style mask', index)} is all black: it leaves no part of the painting.")
-    regions = Regions(tuple(styles), keep, tuple(sources))
+    regions = Regions(tuple(styles), keep, tuple(sources), faces)
     painted = regions.style_weights((64, 64), torch.device("cpu"))
     if all(float(weights.mean()) < EMPTY_MASK for weights in painted):
         raise ValueError(
