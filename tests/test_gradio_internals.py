@@ -10,6 +10,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -52,7 +53,7 @@ def echo(level: float, picture: str | None) -> str:
 def build() -> tuple[gr.Blocks, gr.Examples]:
     with gr.Blocks() as demo:
         level = naming_refusals(gr.Slider(0, 10, 5, label="Level"), "level")
-        picture = vetting_uploads(gr.Image(type="filepath"), "test picture")
+        picture = vetting_uploads(gr.Image(type="filepath", image_mode=None), "test picture")
         answer = gr.Textbox()
         gr.Button().click(echo, inputs=[level, picture], outputs=answer, api_name="echo", concurrency_id="work")
         editor = gr.ImageEditor(label="Regions to paint")
@@ -98,12 +99,24 @@ def test_gradio_calls_the_instance_preprocess_of_a_setting(client):
         client.predict(level=11, picture=None, api_name="/echo")
 
 
+def truncated_png(path: Path) -> Path:
+    """A 10×10 PNG of noise cut in half: its header reads, its pixels do not."""
+    noise = io.BytesIO()
+    Image.effect_noise((10, 10), 64).save(noise, format="PNG")
+    path.write_bytes(noise.getvalue()[: len(noise.getvalue()) // 2])
+    return path
+
+
 def test_gradio_calls_the_instance_preprocess_of_an_image_with_the_uploads_path(client, tmp_path):
     assert client.predict(level=1, picture=handle_file(str(EXAMPLES / "cat.jpg")), api_name="/echo") == "1 True"
     fake = tmp_path / "photo.jpg"
     fake.write_bytes(b"%PDF-1.4 not an image")
     with pytest.raises(AppError, match="The test picture is not an image that can be read"):
         client.predict(level=1, picture=handle_file(str(fake)), api_name="/echo")
+    truncated = truncated_png(tmp_path / "truncated.png")
+    assert client.predict(level=1, picture=handle_file(str(truncated)), api_name="/echo") == "1 True"  # not decoded
+    with pytest.raises(ValueError, match="image_mode=None"):
+        vetting_uploads(gr.Image(type="filepath"), "picture")  # one that Gradio would decode
 
 
 def test_gradio_examples_keep_their_cached_run_in_demo_fns(monkeypatch, tmp_path):
@@ -161,6 +174,9 @@ def test_gradio_editor_converts_each_picture_through_the_instance(tmp_path):
     big.write_bytes(png((20, 20)))
     with pytest.raises(gr.Error, match=r"20×20 pixels, more than the 0\.0001 megapixels"):
         editor.preprocess(EditorData(layers=[FileData(path=str(big))]))
+    truncated = truncated_png(tmp_path / "truncated.png")
+    with pytest.raises(gr.Error, match="test picture could not be decoded; the file may be truncated or corrupt"):
+        editor.preprocess(EditorData(background=FileData(path=str(truncated))))
 
 
 def test_gradio_editor_blobs_come_through_the_instance_and_are_popped_when_used():

@@ -106,9 +106,13 @@ def vetting_uploads(widget: gr.Image, what: str) -> gr.Image:
     Files that are not images and decompression bombs are refused with the
     engine's own message naming ``what`` ("content image", …); anything that
     passes, such as a truncated file, is left to the engine, which decodes the file
-    later and says what is wrong with it. Returns ``widget``. Relies on: Gradio calling ``widget.preprocess``
-    (looked up on the instance) with a ``FileData`` whose ``path`` is the upload on the server's disk.
+    later and says what is wrong with it. So that Gradio never decodes it first, ``widget`` must hand the file on
+    as it came (``type="filepath"``, ``image_mode=None``; ``ValueError`` otherwise). Returns ``widget``. Relies on:
+    Gradio calling ``widget.preprocess`` (looked up on the instance) with a ``FileData`` whose ``path`` is the upload
+    on the server's disk, and returning that path untouched for such a widget.
     """
+    if widget.type != "filepath" or widget.image_mode is not None:
+        raise ValueError(f"The {what} widget must have type='filepath' and image_mode=None: Gradio decodes others.")
     convert = widget.preprocess
 
     def preprocess(payload: Any) -> Any:
@@ -138,9 +142,9 @@ def share_queue(demo: gr.Blocks, examples: gr.Examples, concurrency_id: str, lim
 def vetting_editor_images(editor: gr.ImageEditor, what: str, max_pixels: int) -> gr.ImageEditor:
     """Make ``editor`` check each picture it is sent (background, layers, composite) from its header, as uploads
     are, before Gradio decodes it: formats other than the engine's and pictures over ``max_pixels`` are refused
-    with a message naming ``what``. Returns ``editor``. Relies on: Gradio's ``ImageEditor.preprocess`` converting
-    each picture through ``editor.convert_and_format_image`` (looked up on the instance), given a ``FileData`` (with
-    its ``path``) or the bytes of a blob."""
+    with a message naming ``what``, and so are pictures Gradio then fails to decode. Returns ``editor``. Relies
+    on: Gradio's ``ImageEditor.preprocess`` converting each picture through ``editor.convert_and_format_image``
+    (looked up on the instance), given a ``FileData`` (with its ``path``) or the bytes of a blob."""
     convert = editor.convert_and_format_image
 
     def convert_and_format_image(file: Any, flatten_on_white: bool = False) -> Any:
@@ -150,7 +154,11 @@ def vetting_editor_images(editor: gr.ImageEditor, what: str, max_pixels: int) ->
                 open_image(source, name=what, max_pixels=max_pixels).close()
             except ImageError as error:
                 raise gr.Error(str(error), title="Cannot use this picture") from None
-        return convert(file, flatten_on_white)
+        try:
+            return convert(file, flatten_on_white)
+        except (OSError, SyntaxError, ValueError) as error:  # decoding it: a truncated or corrupt file
+            message = f"The {what} could not be decoded; the file may be truncated or corrupt ({_cut(str(error))})."
+            raise gr.Error(message, title="Cannot use this picture") from None
 
     editor.convert_and_format_image = convert_and_format_image  # type: ignore[method-assign]
     return editor

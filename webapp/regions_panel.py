@@ -60,7 +60,14 @@ def region_widgets(content: gr.Image) -> dict[str, gr.components.Component]:
     with gr.Accordion("…or upload masks (white = the region)", open=False, elem_id="mask-files"), gr.Row():
         files = {
             name: vetting_uploads(
-                gr.Image(label=label, type="filepath", sources=["upload"], height=160, elem_id=name.replace("_", "-")),
+                gr.Image(
+                    label=label,
+                    type="filepath",
+                    image_mode=None,  # as it came: the engine counts a transparent mask's opaque part
+                    sources=["upload"],
+                    height=160,
+                    elem_id=name.replace("_", "-"),
+                ),
                 what,
             )
             for name, label, what in [
