@@ -3,6 +3,8 @@
     python app.py                      # http://127.0.0.1:7860
     python app.py --host 0.0.0.0 --port 8080
     python app.py --share              # also a public gradio.live link (or GRADIO_SHARE=1)
+    python app.py --ray local:2        # jobs on 2 Ray workers on this machine (or STYLETRANSFER_RAY=local:2)
+    python app.py --ray auto           # jobs on the Ray cluster this machine belongs to: one worker per GPU
 
 Without flags, ``GRADIO_SERVER_NAME`` and ``GRADIO_SERVER_PORT`` are honoured (a Space
 sets them). ``STYLETRANSFER_WEIGHTS`` picks the backbone weights: ``auto`` (default:
@@ -23,6 +25,7 @@ with contextlib.suppress(ImportError):  # On a ZeroGPU Space, `spaces` must come
 
 import gradio as gr
 
+from styletransfer.pool import WORKERS_ENV, PoolSetting
 from webapp.fitting import target_seconds
 from webapp.hardening import launch_options
 from webapp.jobs import Studio
@@ -48,7 +51,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", help=f"address to listen on (default: $GRADIO_SERVER_NAME or {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, help=f"port (default: $GRADIO_SERVER_PORT or {DEFAULT_PORT})")
     parser.add_argument("--share", action="store_true", help="also make a public gradio.live link ($GRADIO_SHARE=1)")
+    parser.add_argument(
+        "--ray",
+        metavar="SETTING",
+        help="run the jobs on Ray workers: local, local:N (N workers here) or a cluster's address (auto, "
+        "ray://HEAD:10001); default: $STYLETRANSFER_RAY, else in this process (see the README's Ray section)",
+    )
+    parser.add_argument(
+        "--ray-workers",
+        metavar="N",
+        help="workers on a cluster joined by address (default: $STYLETRANSFER_RAY_WORKERS, else one per GPU, or "
+        "one per node)",
+    )
     return parser.parse_args(argv)
+
+
+def pool_setting(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> PoolSetting | None:
+    """The Ray pool asked for by ``--ray`` (and ``--ray-workers``), else by the environment; ``None``: none."""
+    if args.ray is None:
+        return PoolSetting.from_environment(environ)
+    return PoolSetting.parse(args.ray, args.ray_workers or environ.get(WORKERS_ENV))
 
 
 def server_options(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -80,7 +102,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     README's ZeroGPU section)."""
     logging.basicConfig(format="%(message)s")
     logger.setLevel(logging.INFO)
-    server = server_options(parse_args(argv))
+    args = parse_args(argv)
+    server = server_options(args)
+    setting = pool_setting(args)
+    if setting is not None:
+        launch(build_demo(pooled_studio(setting)), **server)
+        return
     studio = Studio.from_environment()
     logger.info("Backbone ready: %s", studio.stylizer.description)
     if on_zero_gpu():
@@ -90,6 +117,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         fitted = studio.fit_defaults(target_seconds())
         logger.info("Default job: %s px, about %.0f s here", fitted.config.size, fitted.predicted_seconds)
     launch(build_demo(studio), **server)
+
+
+def pooled_studio(setting: PoolSetting) -> Studio:
+    """A studio whose jobs run on the Ray pool of ``setting``, its defaults fitted to a worker; this process keeps
+    a CPU copy of the default backbone to check each job's inputs."""
+    from webapp.pool import AppPool  # imports Ray
+
+    pool = AppPool.start(setting)
+    logger.info("Ray pool ready: %d workers, each %s", pool.size, pool.description)
+    studio = Studio.from_environment(device="cpu", pool=pool)
+    fitted = studio.fit_defaults(target_seconds())
+    logger.info("Default job: %s px, about %.0f s on a worker", fitted.config.size, fitted.predicted_seconds)
+    return studio
 
 
 if __name__ == "__main__":

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the part of a style image that feeds its region; one per style, in order (repeat the flag)",
     )
+    add_engine_arguments(parser)
+    return parser
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the device, precision and weights flags, then one flag per setting of :data:`SETTINGS`, to ``parser``."""
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the fastest available)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     parser.add_argument(
@@ -88,7 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{described.help} ({_range_of(described)}default: {_shown(described.default)})",
             **_ARGUMENT_SHAPES[described.kind],
         )
-    return parser
 
 
 def config_from_args(args: argparse.Namespace) -> StyleConfig:

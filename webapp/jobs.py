@@ -5,7 +5,7 @@
 files and a :class:`~webapp.meter.WorkMeter`; its callbacks turn the engine's
 :class:`~styletransfer.Progress` events into the page's outputs, and move each
 session's :class:`~webapp.job.Job` through its states. Its device lock is the one
-thing that keeps one job at a time on the device.
+thing that keeps one job at a time on the device (or on each worker of a Ray pool, :mod:`webapp.pool`).
 
 The engine itself runs in :meth:`Studio.paint`, the GPU function: on a ZeroGPU Space
 it runs in a GPU process (see :mod:`webapp.zerogpu`), so it takes and yields only
@@ -19,16 +19,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import closing
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+import torch
 from PIL import Image
 
-from styletransfer import OutOfMemoryError, Progress, StyleConfig, Stylizer, load_image, scale_plan
+from styletransfer import Progress, StyleConfig, Stylizer, load_image, scale_plan
 
-from . import render
+from . import painting, render
 from .backbones import Backbones
 from .fitting import FittedDefaults, Speed, TimeLeft, fit_defaults, measure_speed
 from .job import Job, JobState
@@ -36,6 +35,9 @@ from .masks import user_regions
 from .meter import WorkMeter
 from .options import Bounds, bounds_for, build_config, defaults_for, options_from_config
 from .zerogpu import Failure, Request, gpu_decorator
+
+if TYPE_CHECKING:
+    from .pool import AppPool
 
 #: Between previews, the status line is refreshed at most this often (seconds). Each refresh is also a
 #: point where Gradio's cancel takes effect, so this bounds how long it waits on top of the current iteration.
@@ -75,28 +77,33 @@ class Studio:
         bounds: Bounds | None = None,
         files: render.OutputFiles | None = None,
         on_device: Callable[[Callable], Callable] | None = None,
+        pool: AppPool | None = None,
     ) -> None:
         """``stylizer`` is the default backbone, already loaded (or all of them); ``torchvision_source`` is where
         the other kind of weights comes from if a user picks it (``"hub"`` or a safetensors path).
         ``defaults`` are the settings the page starts with (see :func:`~webapp.options.defaults_for`);
         ``bounds`` the most one job may ask for (see :func:`~webapp.options.bounds_for`); ``on_device`` decorates
-        :meth:`paint` to run it on the device (default: :func:`~webapp.zerogpu.gpu_decorator`)."""
+        :meth:`paint` to run it on the device (default: :func:`~webapp.zerogpu.gpu_decorator`). With a ``pool``
+        (see :mod:`webapp.pool`), jobs run on its workers instead, as many at once as it has; ``stylizer`` then
+        only checks each job's inputs and settings."""
         self.backbones = (
             stylizer if isinstance(stylizer, Backbones) else Backbones(stylizer, torchvision_source=torchvision_source)
         )
-        self.defaults = defaults or defaults_for(self.stylizer.device)
+        self.pool = pool
+        self.defaults = defaults or defaults_for(self.device)
         self.fitted: FittedDefaults | None = None
         """What :meth:`fit_defaults` chose, once it has run."""
         self.speed: Speed | None = None
         """The device's speed, once :meth:`fit_defaults` has measured it: it gives the time left of each job."""
-        self.bounds = bounds or bounds_for(self.stylizer.device)
+        self.bounds = bounds or bounds_for(self.device)
         self.files = files or render.OutputFiles()
         self.meter = WorkMeter()
-        self._paint_on_device = (on_device or gpu_decorator())(self.paint)
-        self._device = threading.Lock()
-        """Held by the job using the device: the one thing that keeps jobs from overlapping there. The queue
-        (``layout.DEVICE_QUEUE``) orders them, but Gradio starts the next job as soon as one is cancelled, while
-        the cancelled engine may still be finishing its iteration."""
+        self._paint_on_device = pool.paint if pool is not None else (on_device or gpu_decorator())(self.paint)
+        self._device = threading.Lock() if self.slots == 1 else threading.BoundedSemaphore(self.slots)
+        """Held by each job using a device (the device, or one of the pool's workers): the one thing that keeps
+        more jobs than there are devices from running at once. The queue (``layout.DEVICE_QUEUE``) orders them, but
+        Gradio starts the next job as soon as one is cancelled, while the cancelled engine may still be finishing
+        its iteration."""
 
     @classmethod
     def from_environment(
@@ -112,9 +119,23 @@ class Studio:
         return self.backbones.stylizer
 
     @property
-    def device_lock(self) -> threading.Lock:
-        """Held by whichever job uses the device, photo or video: one at a time."""
+    def device(self) -> torch.device:
+        """Where the jobs run: the pool's workers' kind of device, or the default backbone's."""
+        return self.pool.device if self.pool is not None else self.stylizer.device
+
+    @property
+    def slots(self) -> int:
+        """How many jobs may run at once: the pool's workers, or one."""
+        return self.pool.size if self.pool is not None else 1
+
+    @property
+    def device_lock(self) -> threading.Lock | threading.BoundedSemaphore:
+        """Held by whichever job uses a device, photo or video: :attr:`slots` at a time."""
         return self._device
+
+    def hardware_line(self, stylizer: Stylizer) -> str:
+        """Where a job with ``stylizer``'s backbone runs, for the status box."""
+        return self.pool.hardware_line(stylizer) if self.pool is not None else render.hardware_line(stylizer)
 
     @property
     def notice(self) -> str | None:
@@ -135,7 +156,9 @@ class Studio:
     def fit_defaults(self, target: float) -> FittedDefaults:
         """Time this device and make the page's defaults a job of about ``target`` seconds (see
         :mod:`webapp.fitting`); run it after :meth:`warm_up`."""
-        self.speed = measure_speed(self.stylizer, self.defaults)
+        self.speed = (
+            self.pool.measure_speed(self.defaults) if self.pool else measure_speed(self.stylizer, self.defaults)
+        )
         self.fitted = fit_defaults(self.defaults, self.speed, target)
         self.defaults = self.fitted.config
         return self.fitted
@@ -165,7 +188,7 @@ class Studio:
         """
         given = {"editor": regions, "mask": mask, "second_mask": second_mask, "keep_mask": keep_mask}
         request, stylizer, photo = self._request(content, style, second_style, given, options)
-        hardware = render.hardware_line(stylizer)
+        hardware = self.hardware_line(stylizer)
         job = job if job is not None else Job()
         job.queue(content, photo)
         try:
@@ -188,25 +211,8 @@ class Studio:
             job.end()
 
     def paint(self, request: Request) -> Iterator[Progress | Failure]:
-        """The GPU function: run the engine for ``request`` and yield its events, the previews at the request's
-        display size and the final picture at full size; a job that cannot go on ends with a :class:`Failure`.
-
-        It takes and yields only what pickles (see :mod:`webapp.zerogpu`). Closing it closes the engine, which
-        stops before its next iteration and frees the job's memory."""
-        try:
-            stylizer = self.backbones.get(request.backbone)
-            engine = stylizer.stylize(
-                request.content, list(request.styles), request.config, **request.regions.engine_arguments()
-            )
-            with closing(engine):
-                for event in engine:
-                    if event.image is not None and not event.final:
-                        event = replace(event, image=render.at_size(event.image, request.display_size))
-                    yield event
-        except (ValueError, OutOfMemoryError) as error:  # settings or images the engine cannot use; too big
-            yield Failure(str(error))
-        except gr.Error as error:  # the weights of a backbone could not be loaded
-            yield Failure(error.message)
+        """The GPU function: :func:`webapp.painting.paint` on this studio's backbones (see :mod:`webapp.zerogpu`)."""
+        yield from painting.paint(self.backbones, request)
 
     def _run(
         self, events: Iterator[Progress | Failure], job: Job, config: StyleConfig, photo: Image.Image, hardware: str

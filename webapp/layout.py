@@ -132,7 +132,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
             inputs_kwargs={**options, "blend": blend, **regions},
             outputs=results,
             api_name="stylize",
-            concurrency_limit=1,
+            concurrency_limit=studio.slots,  # one job per device (or per worker of a Ray pool)
             concurrency_id=DEVICE_QUEUE,
             show_progress="minimal",
         )
@@ -140,7 +140,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
         stop_button.click(
             studio.stop, inputs=[job], outputs=results[2:], cancels=[run], queue=False, api_visibility="private"
         )
-    share_queue(demo, examples, DEVICE_QUEUE)
+    share_queue(demo, examples, DEVICE_QUEUE, studio.slots)
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
     share_fairly(demo, DEVICE_QUEUE)  # one job per visitor in it
     return demo
@@ -188,7 +188,7 @@ def _image_input(label: str, what: str, elem_id: str, *, webcam: bool = False, h
 def option_widgets(studio: Studio) -> dict[str, gr.components.Component]:
     """The Advanced panel, one widget per option name in :data:`~webapp.options.OPTION_NAMES` (but ``blend``),
     under a line that says what the defaults are tuned for."""
-    gr.Markdown(defaults_note(studio.stylizer.device.type, studio.fitted))
+    gr.Markdown(defaults_note(studio.device.type, studio.fitted))
     return panel.option_widgets(studio.default_options(), studio.bounds)
 
 

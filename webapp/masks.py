@@ -28,8 +28,8 @@ TINT = 0.55
 class UserRegions:
     """The engine's masks for one job: one per style (``None``: the rest of the photo) and the keep-photo mask."""
 
-    masks: tuple[Image.Image | str | None, ...] = ()
-    keep: Image.Image | str | None = None
+    masks: tuple[Image.Image | str | bytes | None, ...] = ()
+    keep: Image.Image | str | bytes | None = None
 
     def engine_arguments(self) -> dict[str, Any]:
         """The keyword arguments of :meth:`styletransfer.Stylizer.stylize` for these regions."""

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 from PIL import Image
 
-from styletransfer import OutOfMemoryError, StyleConfig
+from styletransfer import StyleConfig
 from styletransfer.video import VideoProgress
 from styletransfer.video_io import VideoError, VideoInfo, probe_video, write_video
 
-from . import render
+from . import painting, render
 from .job import StopSignal
 from .jobs import STATUS_INTERVAL, STOP_WAIT, Studio
 from .zerogpu import Failure, gpu_decorator
@@ -65,7 +64,7 @@ class VideoRequest:
 
     backbone: str
     video: VideoInfo
-    styles: tuple[str, ...]
+    styles: tuple[str | bytes, ...]
     config: StyleConfig
 
 
@@ -104,8 +103,11 @@ class VideoStudio:
         on_device: Callable[[Callable], Callable] | None = None,
     ) -> None:
         self.studio = studio
-        self.bounds = bounds or video_bounds_for(studio.stylizer.device.type)
-        self._paint_on_device = (on_device or gpu_decorator())(self.paint_video)
+        self.bounds = bounds or video_bounds_for(studio.device.type)
+        pool = studio.pool
+        self._paint_on_device = (
+            pool.paint_video if pool is not None else (on_device or gpu_decorator())(self.paint_video)
+        )
 
     def default_config(self) -> StyleConfig:
         """The settings a clip is made with: the page's photo defaults at the video's default size."""
@@ -127,7 +129,7 @@ class VideoStudio:
         request, info = self._request(video, style, size, temporal_weight, video_iterations)
         job = job if job is not None else VideoJob()
         job.start(info)
-        hardware = render.hardware_line(self.studio.stylizer)
+        hardware = self.studio.hardware_line(self.studio.stylizer)
         lock = self.studio.device_lock
         try:
             while not lock.acquire(timeout=STATUS_INTERVAL):
@@ -149,15 +151,8 @@ class VideoStudio:
             job.end()
 
     def paint_video(self, request: VideoRequest) -> Iterator[VideoProgress | Failure]:
-        """The GPU function: the engine's events for ``request`` (frames at full size), or a :class:`Failure`."""
-        try:
-            stylizer = self.studio.backbones.get(request.backbone)
-            with closing(stylizer.stylize_video(request.video, list(request.styles), request.config)) as events:
-                yield from events
-        except (ValueError, OutOfMemoryError) as error:
-            yield Failure(str(error))
-        except gr.Error as error:
-            yield Failure(error.message)
+        """The GPU function: :func:`webapp.painting.paint_video` on the studio's backbones."""
+        yield from painting.paint_video(self.studio.backbones, request)
 
     def _run(self, events: Iterator[VideoProgress | Failure], job: VideoJob, hardware: str) -> Iterator[VideoOutputs]:
         """The outputs while the job has the device; returns its final event, or ``None`` when stopped."""
@@ -235,7 +230,7 @@ class VideoStudio:
         changes = {
             "size": size,
             "time_limit": bounds.max_job_seconds,
-            "preview_every": 5 if self.studio.stylizer.device.type == "cpu" else 0,  # a frame takes seconds there
+            "preview_every": 5 if self.studio.device.type == "cpu" else 0,  # a frame takes seconds there
             "work_limit": None,
         }
         if temporal_weight is not None:

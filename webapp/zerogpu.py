@@ -29,9 +29,10 @@ class Request:
 
     backbone: str
     """The :data:`~webapp.options.BACKBONES` key of the weights to use."""
-    content: str
-    """The photo's file (Gradio's upload cache, on the same machine's disk)."""
-    styles: tuple[str, ...]
+    content: str | bytes
+    """The photo's file (Gradio's upload cache, on the same machine's disk), or its bytes for a worker that may be
+    on another machine (:mod:`webapp.pool`); the same for the styles and the mask files."""
+    styles: tuple[str | bytes, ...]
     config: StyleConfig
     regions: UserRegions
     display_size: tuple[int, int]
