@@ -21,9 +21,10 @@ from gradio_client import Client, handle_file
 from gradio_client.client import Job
 from gradio_client.exceptions import AppError
 
+from benchmarks.clips import make_clip
 from styletransfer import batch
 from styletransfer.pool import PoolSetting, plan_workers
-from tests.app_server import HANG_GUARD, TINY_DEFAULTS, running_app, visitor_client, wait_until
+from tests.app_server import HANG_GUARD, TINY_DEFAULTS, decode_video, running_app, visitor_client, wait_until
 from webapp.job import Job as PageJob
 from webapp.job import JobState
 from webapp.jobs import Studio
@@ -213,6 +214,16 @@ def test_a_worker_killed_mid_job_fails_that_job_clearly_and_the_next_job_runs(po
     wait_until(lambda: all_free(studio), "a new worker in the lost one's place")  # the lost one is never put back
     _, _, status, *_ = submit(client, **QUICK).result(timeout=HANG_GUARD)
     assert status.startswith("**Done**")
+
+
+def test_a_clip_is_made_on_a_worker_from_its_bytes(pooled, tmp_path):
+    _, url = pooled
+    clip = make_clip(tmp_path / "clip.mp4", size=(96, 64), frames=4, rate=8)
+    _, status, video, _ = visitor_client(url, 5).predict(
+        handle_file(str(clip)), handle_file(str(STYLE)), 48, 200, 2, api_name="/stylize_video"
+    )
+    assert "Done" in status and "4 frames of 48×32 px" in status and "Ray pool of 2 workers" in status
+    assert decode_video(video["video"] if isinstance(video, dict) else video) == (4, (48, 32))
 
 
 def batch_arguments(photos: Path, paintings: Path, output: Path, size: int, *ray: str) -> list[str]:
