@@ -87,8 +87,9 @@ CSS = """
    the chosen tab and the regions editor's chosen layer. */
 .gradio-container :is(button[role="tab"].selected, .layer-wrap button.selected_layer) {
     color: var(--st-strong-accent); }
-/* On a phone the style gallery takes as many columns as fit, so the page never scrolls sideways. */
-@media (max-width: 639px) {
+/* On a phone or a tablet the style gallery takes as many columns as fit, so the page never scrolls sideways and
+   no painting is cut off. */
+@media (max-width: 1023px) {
     #style-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)); } }
 /* Read by screen readers only: the status announcements. */
 .sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;

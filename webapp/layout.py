@@ -9,7 +9,7 @@ import gradio as gr
 
 from styletransfer import StyleConfig
 
-from . import accessibility, panel
+from . import accessibility, panel, phone
 from .fair_queue import share_fairly
 from .fitting import FittedDefaults
 from .gradio_internals import share_queue, vetting_uploads
@@ -52,6 +52,7 @@ QUEUE_SIZE = 16
 
 THEME = accessibility.THEME
 CSS = (
+    + phone.CSS
     accessibility.CSS
     + """
 .gradio-container { max-width: min(1280px, 100%) !important; margin: 0 auto; }
@@ -64,7 +65,7 @@ CSS = (
 LAUNCH_STYLE: dict[str, Any] = {
     "theme": THEME,
     "css": CSS,
-    "head": accessibility.head({Path(name).name: caption for name, caption in STYLE_GALLERY}),
+    "head": accessibility.head({Path(name).name: caption for name, caption in STYLE_GALLERY}) + phone.head(),
 }
 
 INTRO = """
@@ -107,7 +108,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
                     examples_slot = gr.Column()
                     with gr.Accordion("Advanced", open=False, elem_id="advanced"):
                         options = option_widgets(studio)
-                with gr.Column(min_width=320):
+                with gr.Column(min_width=320, elem_id="results-column"):
                     results = _result_widgets(studio)
             with gr.Accordion("Regions (optional): paint where each style goes", open=False, elem_id="regions-panel"):
                 regions = region_widgets(content)
@@ -148,7 +149,7 @@ def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
 
 def _image_inputs(bounds: Bounds) -> tuple[gr.Image, gr.Image, gr.Image, gr.Slider]:
     """The content and style images, and the optional second style with its blend slider."""
-    with gr.Row():
+    with gr.Row(elem_id="photo-inputs"):
         content = _image_input("Content: your photo", "content image", "content-image", webcam=True)
         style = _image_input("Style: a painting", "style image", "style-image")
     with gr.Accordion("Blend in a second style (optional)", open=False, elem_id="second-style-panel"), gr.Row():
