@@ -395,7 +395,7 @@ def test_old_download_files_are_removed_when_new_ones_are_made(tmp_path):
 
 def test_the_server_cleans_its_cache_and_opens_no_extra_paths(studio, monkeypatch):
     demo = layout.build_demo(studio)
-    assert demo.delete_cache == (3600, 3600)  # Gradio's uploads and outputs older than an hour go, hourly
+    assert demo.delete_cache is None  # the upload sweeper ages files out, sparing those of queued jobs
     launched = {}
     monkeypatch.setattr(demo, "launch", lambda **options: launched.update(options))
     app.launch(demo, server_name="127.0.0.1", server_port=7860, share=False)

@@ -30,6 +30,7 @@ from webapp.gradio_internals import (
     UPLOAD_ROUTES,
     checking_inputs,
     closing_extras,
+    files_in_queue,
     guarding_blobs,
     kept_for_the_page,
     limiting_jobs,
@@ -311,3 +312,30 @@ def test_gradio_queue_joins_and_answers_every_event_through_the_instance(monkeyp
     assert visitors[:2] == ["198.51.100.1", "198.51.100.2"] and len(asked) == 8
     assert asked[1][1] == ["198.51.100.1"] and asked[3][1] == ["198.51.100.1", "198.51.100.2"]
     assert answers.count(("work", "process_completed")) >= 3  # each result sent through the instance
+
+
+def test_gradio_keeps_each_queued_events_files_in_its_data():
+    release = threading.Event()
+
+    def hold(picture: str) -> str:
+        release.wait(HANG_GUARD)
+        return "held"
+
+    with gr.Blocks() as demo:
+        picture, answer = gr.Image(type="filepath", image_mode=None), gr.Textbox()
+        gr.Button().click(hold, picture, answer, api_name="hold", concurrency_limit=1)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        names = ("cat.jpg", "coffee.jpg")
+        jobs = [client.submit(handle_file(str(EXAMPLES / name)), api_name="/hold") for name in names]
+        wait_until(lambda: len(files_in_queue(demo)) == 2, "one running and one waiting event's file")
+        assert {Path(path).name for path in files_in_queue(demo)} == set(names)
+        release.set()
+        assert [job.result(timeout=HANG_GUARD) for job in jobs] == ["held", "held"]
+        wait_until(lambda: not files_in_queue(demo), "the events to leave the queue")
+    finally:
+        release.set()
+        demo.close()

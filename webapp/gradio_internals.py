@@ -36,8 +36,10 @@ For a public link (see the README's Security section):
 * :func:`closing_extras`: vibe mode follows ``GRADIO_VIBE_MODE`` with no launch
   setting, the REST routes skip the queue off a Space, and ``GRADIO_ALLOWED_PATHS``
   widens the files served.
-* :func:`kept_for_the_page` and :data:`UPLOAD_ROUTES`: what the upload folder's
-  sweeper spares, and the routes :mod:`webapp.request_guard` watches.
+* :func:`kept_for_the_page`, :func:`files_in_queue` and :data:`UPLOAD_ROUTES`: what
+  the upload folder's sweeper spares (the page's own files, and those of the jobs still
+  waiting or running, however long they wait), and the routes
+  :mod:`webapp.request_guard` watches.
 
 ``tests/test_gradio_internals.py`` fails by name if a Gradio upgrade removes any of these.
 """
@@ -273,6 +275,32 @@ def kept_for_the_page(demo: gr.Blocks) -> set[str]:
     """The files in Gradio's cache that the page itself shows (its gallery, its examples), never to be swept.
     Relies on: each block's ``keep_in_cache``, the set Gradio's own ``delete_cache`` spares."""
     return set().union(*(getattr(block, "keep_in_cache", set()) for block in demo.blocks.values()))
+
+
+def files_in_queue(demo: gr.Blocks) -> set[str]:
+    """The files (paths on the server) that the events waiting or running in ``demo``'s queue were sent with: a job
+    that waits longer than files are kept still needs its uploads when it starts. Relies on: waiting events in
+    ``demo._queue.event_queue_per_concurrency_id[…].queue`` and running ones in ``active_jobs`` (lists of events or
+    ``None``), each ``Event`` with its request's values as sent in ``data.data``, a file as a dict with its
+    ``path``."""
+    queue = demo._queue
+    events = [event for waiting in list(queue.event_queue_per_concurrency_id.values()) for event in list(waiting.queue)]
+    events += [event for job in list(queue.active_jobs) if job for event in job]
+    paths: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            if isinstance(value.get("path"), str):
+                paths.add(value["path"])
+            for part in value.values():
+                collect(part)
+        elif isinstance(value, list):
+            for part in value:
+                collect(part)
+
+    for event in events:
+        collect(getattr(event.data, "data", None))
+    return paths
 
 
 def limiting_jobs(

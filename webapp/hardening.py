@@ -54,7 +54,7 @@ def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int) -> dict[s
     keep_seconds = keep_files_seconds()
     sweeper = UploadSweeper(
         get_upload_folder(),
-        keep=lambda: internals.kept_for_the_page(demo),
+        keep=lambda: internals.kept_for_the_page(demo) | internals.files_in_queue(demo),
         max_age=keep_seconds,
         interval=sweep_interval(keep_seconds),
     )

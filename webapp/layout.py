@@ -19,7 +19,6 @@ from .options import CPU_DEFAULTS, GPU_DEFAULTS, PAGE_EXTRAS, Bounds
 from .panel import option_widget
 from .regions_panel import region_widgets
 from .render import hardware_line
-from .sweeper import keep_files_seconds, sweep_interval
 from .video_jobs import VideoStudio
 from .video_panel import video_tab
 
@@ -90,9 +89,9 @@ more coherent strokes for the same time. *Style strength* trades style against f
 
 def build_demo(studio: Studio, *, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     """The whole page, wired to ``studio``, with its queue set up."""
-    keep_seconds = keep_files_seconds()
-    delete_cache = (round(sweep_interval(keep_seconds)), round(keep_seconds))
-    with gr.Blocks(title="Neural style transfer", analytics_enabled=False, delete_cache=delete_cache) as demo:
+    # No delete_cache: the upload folder's sweeper (webapp.hardening) ages the files out, sparing those of the jobs
+    # still in the queue, which Gradio's own clean-up would remove.
+    with gr.Blocks(title="Neural style transfer", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         if studio.notice:
             gr.Markdown(f"**Note:** {studio.notice}", elem_id="notice")

@@ -2,15 +2,16 @@
 
 Gradio writes each upload to a ``tmp…`` file at the top of its upload folder and
 then moves it into a folder of its own; an upload aborted half-way leaves its
-``tmp…`` file behind, and Gradio's own clean-up (``delete_cache``) removes only the
-files it listed, and none of the folders. :class:`UploadSweeper` removes the
-orphans whenever no upload is in flight (the folder must be this server's alone:
-``GRADIO_TEMP_DIR``), and, every :attr:`~UploadSweeper.interval` seconds, files
+``tmp…`` file behind, and Gradio's own clean-up (``delete_cache``, not used) removes
+only the files it listed, none of the folders, and the uploads of a job still waiting
+alike. :class:`UploadSweeper` removes the orphans whenever no upload is in flight (the
+folder must be this server's alone: ``GRADIO_TEMP_DIR``, where Gradio also keeps its
+copies of the results), and, every :attr:`~UploadSweeper.interval` seconds, files
 older than :attr:`~UploadSweeper.max_age`, the oldest beyond
 :attr:`~UploadSweeper.max_bytes` in all, and folders left empty, sparing the files
-the page itself shows. How long files are kept is one setting
-(:func:`keep_files_seconds`), for this folder, Gradio's own clean-up and the app's
-downloads alike.
+that :attr:`~UploadSweeper.keep` names (the page's own, and the queued jobs'). How
+long files are kept is one setting (:func:`keep_files_seconds`), for this folder and
+the app's downloads alike.
 """
 
 from __future__ import annotations
