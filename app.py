@@ -96,7 +96,8 @@ def launch(demo: gr.Blocks, *, prevent_thread_lock: bool = False, **server: Any)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Load the weights once, warm the backbone up and fit the defaults to the device, and serve the page.
+    """Load the weights once, warm the backbone up and fit the defaults to the device, and serve the page; with
+    a Ray pool (``--ray``, ``STYLETRANSFER_RAY``), see :func:`pooled_studio`.
 
     On ZeroGPU there is no GPU outside a GPU call, so nothing is timed: the page keeps the GPU defaults (see the
     README's ZeroGPU section)."""
