@@ -97,7 +97,9 @@ class AppPool:
     def hardware_line(self, stylizer: Stylizer) -> str:
         """Where a job runs, for the status box: the pool, a worker's device and ``stylizer``'s weights' source."""
         source = render.SOURCE_LABELS.get(stylizer.weights.source, stylizer.weights.source)
-        return f"Ray pool of {self.size} workers: {self.description} ({source})"
+        layout = self.pool.layout
+        share = "a GPU" if layout.gpus else f"{layout.cores} core{'s' * (layout.cores > 1)}"
+        return f"Ray pool of {self.size} workers ({share} each): {self.description} ({source})"
 
     def paint(self, request: Request) -> Iterator[Progress | Failure]:
         """:func:`webapp.painting.paint` on the next free worker; a lost worker ends the job with a Failure."""
