@@ -155,7 +155,7 @@ class StyleConfig:
         choices=(("off", "Off"), ("auto", "Find them")), row=6,
     )  # fmt: skip
     face_strength: float = setting(
-        10.0, "number", "Face strength", "how many times more the photo's content counts inside a face found",
+        5.0, "number", "Face strength", "how many times more the photo's content counts inside a face found",
         low=1.0, high=100.0, step=1.0, row=6,
     )  # fmt: skip
 
