@@ -18,17 +18,14 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from styletransfer import StyleConfig, load_image
+from styletransfer import load_image
 from styletransfer.faces import find_faces
-from styletransfer.weights import load_bundled_weights
 
 from . import hardware
 from .face_score import FACE_BOXES, face_box
-from .judge import judge_network
-from .quality import DEFAULT_SIZE, PORTRAIT_PAIRS, PairResult, SuitePair, pairs_on_this_machine, run_pair, suite_pairs
+from .quality import DEFAULT_SIZE, PORTRAIT_PAIRS, PairResult, SuitePair, prepared, run_pair, suite_pairs
 from .run import ROOT, parse_settings, positive_int
 
 #: The two settings compared.
@@ -163,13 +160,7 @@ def _file_stem(pair: SuitePair, setting: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run both settings on each pair, print the table and write the sheet, the pictures and the JSON."""
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    suite = pairs_on_this_machine(args.suite)
-    weights = load_bundled_weights()
-    stylizer = hardware.stylizer_for(args, weights)
-    network = judge_network(weights, stylizer.device)
-    base = StyleConfig(size=args.size).updated(**args.settings)
-    args.out.mkdir(parents=True, exist_ok=True)
+    suite, stylizer, network, base = prepared(args)
     found = {pair.photo.name: len(find_faces(load_image(pair.photo, max_side=args.size))) for pair in suite}
     results = []
     for pair in suite:

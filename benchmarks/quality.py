@@ -30,6 +30,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from styletransfer import StyleConfig, Stylizer, load_image
+from styletransfer.features import VGG19Features
 from styletransfer.weights import load_bundled_weights
 
 from . import hardware
@@ -240,16 +241,23 @@ def _file_stem(pair: SuitePair) -> str:
     return f"{pair.photo.stem}__{pair.painting.stem}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the suite, print the table and write the pictures, the sheet and the JSON."""
-    args = parse_args(argv)
+def prepared(args: argparse.Namespace) -> tuple[list[SuitePair], Stylizer, VGG19Features, StyleConfig]:
+    """What a run of suite pairs needs from its options (``--threads``, the device's, ``--size``, ``--set``, ``--out``,
+    and the pairs in ``args.suite``): the pairs whose files are here, the stylizer, the judge's network and the
+    settings; the output folder is made."""
     torch.set_num_threads(args.threads)
     suite = pairs_on_this_machine(args.suite)
     weights = load_bundled_weights()
     stylizer = hardware.stylizer_for(args, weights)
     network = judge_network(weights, stylizer.device)
-    config = StyleConfig(size=args.size).updated(**args.settings)
     args.out.mkdir(parents=True, exist_ok=True)
+    return suite, stylizer, network, StyleConfig(size=args.size).updated(**args.settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite, print the table and write the pictures, the sheet and the JSON."""
+    args = parse_args(argv)
+    suite, stylizer, network, config = prepared(args)
     results = []
     for pair in suite:
         print(f"stylizing {pair.name} at {args.size} px …", file=sys.stderr, flush=True)

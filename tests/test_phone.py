@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.app_server import EXAMPLES, bundled_studio, running_app
+from tests.app_server import EXAMPLES
+from tests.test_accessibility import app_url, studio  # noqa: F401 (the same served app, as fixtures)
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, finished
-from webapp.jobs import Studio
 from webapp.phone import TOUCH_TARGET
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -33,17 +33,6 @@ IN_VIEW = """(selector) => {
 
 
 @pytest.fixture(scope="module")
-def studio() -> Studio:
-    return bundled_studio()
-
-
-@pytest.fixture(scope="module")
-def app_url(studio, tmp_path_factory) -> Iterator[str]:
-    with running_app(studio, queue_size=4, examples_cache=tmp_path_factory.mktemp("examples")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + FAKE_CAMERA)
@@ -53,7 +42,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def phone(browser, app_url) -> Iterator[Page]:
+def phone(browser, app_url) -> Iterator[Page]:  # noqa: F811 (app_url: the imported fixture)
     """A fresh tab on the app, as a touch phone that lets the page use its camera."""
     context = browser.new_context(
         viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True, permissions=["camera"]
@@ -92,7 +81,7 @@ def test_buttons_tabs_and_panel_headings_are_big_enough_to_touch(phone):
         assert height >= TOUCH_TARGET, (targets.nth(index).inner_text(), height)
 
 
-def test_once_a_job_starts_its_result_and_status_are_in_view_without_scrolling_by_hand(phone, studio):
+def test_once_a_job_starts_its_result_and_status_are_in_view_without_scrolling_by_hand(phone):
     phone.locator("#content-image input[type=file]").set_input_files(EXAMPLES / "coffee.jpg")
     phone.locator("#style-image input[type=file]").set_input_files(EXAMPLES / "style_swirls.jpg")
     expect(phone.locator("#style-image img")).to_be_visible()
@@ -111,6 +100,8 @@ def test_the_camera_source_takes_a_photo_on_a_touch_phone(phone):
     photo.get_by_role("button", name="Capture from camera").tap()
     photo.get_by_text("Click to Access Webcam").tap()
     expect(photo.locator("video")).to_be_visible()  # the camera's picture, live
+    phone.wait_for_function("document.querySelector('#content-image video').readyState >= 2")  # frames arriving
     photo.get_by_role("button", name="capture photo").tap()
-    expect(photo.locator("img")).to_be_visible()
-    assert photo.locator("img").evaluate("img => img.naturalWidth") > 0
+    taken = photo.locator(".image-frame img")
+    expect(taken).to_be_visible()
+    assert taken.evaluate("img => img.naturalWidth") > 0
