@@ -21,7 +21,7 @@ from typing import Any
 
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from gradio_client.utils import Status
+from gradio_client.utils import QueueError, Status
 
 #: The statuses of a job whose generator has sent something: it runs.
 RUNNING = {Status.ITERATING, Status.PROGRESS}
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if job.done():
         try:
             status, error = str(job.result()[2]), None
-        except AppError as refused:
+        except (AppError, QueueError) as refused:  # a refusal, or "Queue is full"
             status, error = "", str(refused)
         print(json.dumps({"state": "ended", "error": error, "status": status}), flush=True)
     else:

@@ -61,7 +61,7 @@ import numpy as np
 from gradio_client import Client
 from gradio_client.client import Job
 from gradio_client.exceptions import AppError
-from gradio_client.utils import Status
+from gradio_client.utils import QueueError, Status
 from PIL import Image
 
 from webapp.fair_queue import refusal
@@ -226,7 +226,7 @@ def ending(job: Job, expected: str | None = None) -> tuple[str, str]:
         _, _, status, *_ = job.result(timeout=JOB_GUARD)
     except FutureTimeout:
         return "lost", f"no answer in {JOB_GUARD:.0f} s"
-    except AppError as error:
+    except (AppError, QueueError) as error:  # a refusal; or "Queue is full", refused when it asked to join
         return judged(str(error), "", expected), str(error)[:200]
     except Exception as error:  # a cancelled job's future, a broken connection
         if isinstance(error, CancelledError) or job.status().code == Status.CANCELLED:
