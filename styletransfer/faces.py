@@ -6,7 +6,7 @@ right, tilted a little either way), built into the library, so nothing is downlo
 a fraction of a second at the app's sizes on a CPU. OpenCV's cascades, the first
 choice, are gone from OpenCV 5 (its ``opencv-python-headless``, used for the video's
 flow, ships neither the cascade classifier nor the cascade files), and its CNN
-detector (YuNet) needs a model file that no package ships. scikit-image's LBP face
+detector (YuNet) needs a model file that OpenCV's wheels do not ship. scikit-image's LBP face
 cascade (bundled) was tried on the example photos and paintings: it found faces in
 the helmet, a painted village, a cat and the ink texture, and two boxes on one face.
 
@@ -16,10 +16,10 @@ box (brows to chin) grown to the forehead; the engine weighs the content term
 the features stay while the painting's colours and strokes still cover the face.
 
 How it fails: it finds upright, roughly frontal faces only (a profile, a face turned
-or tilted further than its five poses, or one smaller than :data:`SMALLEST_FACE` of
-the photo's long side is missed: the picture is then made as without faces), and a texture can
-now and then look like a face to it (a patch of the picture then keeps more of the
-photo and less of the painting; nothing else changes).
+or tilted further than its five poses, or one under about 6 % of the photo's long
+side, 40 px at :data:`SEARCH_SIDE`, is missed: the picture is then made as without
+faces), and a texture can now and then look like a face to it (a patch of the
+picture then keeps more of the photo and less of the painting; nothing else changes).
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 #: The long side, in pixels, the photo is searched at (up or down): the detector's smallest face is 80 px, and the
 #: search also runs once at twice this size, so faces down to about 40 px at this size are found.
 SEARCH_SIDE = 640
-#: The smallest face found, as a share of the photo's long side.
-SMALLEST_FACE = 40 / SEARCH_SIDE
 #: The detector's score a face must reach. Measured at this search size: the example faces (the astronaut, the
 #: Mona Lisa, and two small portraits from scikit-image's CC0 tutorials, a photo and a crop of the Mona Lisa, not
 #: shipped) scored 1.46 to 2.34; the best-scoring texture, the generated swirls, 0.40; the photos without people and
