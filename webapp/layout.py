@@ -51,8 +51,8 @@ QUEUE_SIZE = 16
 
 THEME = accessibility.THEME
 CSS = (
-    + phone.CSS
     accessibility.CSS
+    + phone.CSS
     + """
 .gradio-container { max-width: min(1280px, 100%) !important; margin: 0 auto; }
 #status { min-height: 5.5em; padding: 0.6em 0.9em; border-radius: var(--radius-lg);
