@@ -83,12 +83,11 @@ SUITE = tuple(
         (EXAMPLES / "astronaut.jpg", ("the_scream_munch_1893.jpg", "wheat_field_with_cypresses_van_gogh_1889.jpg")),
         (EXAMPLES / "rocket.jpg", ("starry_night_van_gogh_1889.jpg", "composition_vii_kandinsky_1913.jpg")),
         (EXAMPLES / "astronaut.jpg", PORTRAIT_PAINTINGS[:1] + PORTRAIT_PAINTINGS[2:]),
-        (EXAMPLES / "mona_lisa.jpg", PORTRAIT_PAINTINGS),
     )
     for painting in paintings
 )
-#: The portrait pairs: each portrait photo with four paintings (the astronaut with The Scream is pair 9).
-PORTRAIT_PAIRS = (9, 13, 14, 15, 16, 17, 18, 19)
+#: The portrait pairs: the portrait photo with four paintings (the astronaut with The Scream is pair 9).
+PORTRAIT_PAIRS = (9, 13, 14, 15)
 #: ``--quick``: three shipped pairs at 128 px, for CI.
 QUICK_PAIRS = (5, 7, 11)
 QUICK_SIZE = 128
