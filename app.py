@@ -25,6 +25,7 @@ with contextlib.suppress(ImportError):  # On a ZeroGPU Space, `spaces` must come
 
 import gradio as gr
 
+from styletransfer.device import limit_heap_arenas
 from styletransfer.pool import WORKERS_ENV, PoolSetting
 from webapp.fitting import target_seconds
 from webapp.hardening import launch_options
@@ -40,6 +41,8 @@ MAX_UPLOAD = 50 * 2**20
 #: beyond this the least recently used of whoever holds the most goes. Gradio's default, 10000, could fill a
 #: Space's memory.
 SESSIONS_KEPT = 200
+#: glibc heap arenas the server's threads share (see :func:`~styletransfer.device.limit_heap_arenas`).
+HEAP_ARENAS = 2
 _TRUE = {"1", "true", "yes", "on"}
 
 logger = logging.getLogger("styletransfer.app")
@@ -84,7 +87,9 @@ def server_options(args: argparse.Namespace, environ: Mapping[str, str] = os.env
 
 
 def launch(demo: gr.Blocks, *, prevent_thread_lock: bool = False, **server: Any) -> None:
-    """Serve ``demo`` with the app's theme; ``server`` holds :func:`server_options`' keys."""
+    """Serve ``demo`` with the app's theme, its threads sharing :data:`HEAP_ARENAS` heap arenas; ``server`` holds
+    :func:`server_options`' keys."""
+    limit_heap_arenas(HEAP_ARENAS)
     demo.launch(
         **server,
         **LAUNCH_STYLE,
