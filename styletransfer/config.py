@@ -149,9 +149,9 @@ class StyleConfig:
     )  # fmt: skip
 
     faces: str = setting(
-        "off", "choice", "Faces",
+        "auto", "choice", "Faces",
         "find the faces in the photo and keep their features: the photo's content counts more there "
-        "(upright, roughly frontal faces; see styletransfer.faces)",
+        "(upright, roughly frontal faces; see styletransfer.faces; off: the whole photo alike)",
         choices=(("off", "Off"), ("auto", "Find them")), row=6,
     )  # fmt: skip
     face_strength: float = setting(

@@ -11,6 +11,7 @@ import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = HANG_GUARD * 1000
+DESKTOP = {"width": 1280, "height": 1100}
 #: The progress video's metadata once the browser has loaded it (readyState 1 = HAVE_METADATA), else null.
 VIDEO_LOADED = """() => {
     const video = document.querySelector('#progress-video video');
@@ -76,20 +78,26 @@ def studio() -> Studio:
     return bundled_studio()
 
 
-@pytest.fixture(scope="module")
-def page(studio, tmp_path_factory) -> Iterator[Page]:
-    with (
-        running_app(studio, queue_size=4, examples_cache=tmp_path_factory.mktemp("examples")) as url,
-        sync_playwright() as playwright,
-    ):
+@contextmanager
+def desktop_page(studio: Studio, examples_cache: Path) -> Iterator[Page]:
+    """A desktop-sized chromium page on ``studio``'s app, served with a queue of 4 and loaded."""
+    with running_app(studio, queue_size=4, examples_cache=examples_cache) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page = browser.new_page(viewport=DESKTOP)
         page.set_default_timeout(WAIT_MS)
         expect.set_options(timeout=WAIT_MS)
         page.goto(url)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(studio, tmp_path_factory) -> Iterator[Page]:
+    with desktop_page(studio, tmp_path_factory.mktemp("examples")) as page:
         expect(page.locator("#stylize")).to_be_visible()
         yield page
-        browser.close()
 
 
 def seen(page: Page, what: str) -> list[str]:
@@ -205,7 +213,7 @@ def test_a_file_that_is_not_an_image_gets_a_message_and_the_page_goes_on(page, t
 
 
 def test_closing_the_tab_mid_run_stops_the_engine(page, studio):
-    other = page.context.browser.new_page(viewport={"width": 1280, "height": 1100})
+    other = page.context.browser.new_page(viewport=DESKTOP)
     other.goto(page.url)
     other.locator("#content-image input[type=file]").set_input_files(EXAMPLES / "coffee.jpg")
     other.locator("#style-image input[type=file]").set_input_files(EXAMPLES / "style_swirls.jpg")

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from benchmarks.clips import make_clip
-from tests.app_server import EXAMPLES, bundled_studio, running_app
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.app_server import EXAMPLES, bundled_studio
+from tests.test_browser import desktop_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -48,18 +48,8 @@ def result_playing(page: Page, tries: int = 120) -> dict | None:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> Iterator[Page]:
-    studio = bundled_studio()
-    with (
-        running_app(studio, queue_size=4, examples_cache=tmp_path_factory.mktemp("examples")) as url,
-        sync_playwright() as playwright,
-    ):
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(WAIT_MS)
-        expect.set_options(timeout=WAIT_MS)
-        page.goto(url)
+    with desktop_page(bundled_studio(), tmp_path_factory.mktemp("examples")) as page:
         yield page
-        browser.close()
 
 
 def set_slider(page: Page, elem_id: str, value: int) -> None:
