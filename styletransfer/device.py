@@ -101,8 +101,8 @@ def limit_heap_arenas(count: int) -> bool:
 
     glibc gives each new thread that allocates its own arena, up to eight per core, and each keeps the memory freed
     in it. In a web server, whose worker threads come and go, the process then grows with every new thread's
-    arenas: the 30-minute soak's server grew 14 % after its fifth minute, and with two arenas stayed within 5 %
-    (see ``python -m benchmarks.soak``). Elsewhere than on glibc this does nothing.
+    arenas: the 30-minute soak's server rose up to 14 % above its fifth minute's level, and with two arenas up to
+    7.4 % (see ``python -m benchmarks.soak``). Elsewhere than on glibc this does nothing.
     """
     mallopt = getattr(_c_library(), "mallopt", None)
     return bool(mallopt is not None and mallopt(_M_ARENA_MAX, count))

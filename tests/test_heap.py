@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(
     reason="heap arenas are glibc's",
 )
 
-#: A process whose threads allocate at once, one after another's start; prints how many heaps glibc reports.
+#: A process whose eight threads allocate at the same moment; prints how many heaps glibc then reports.
 ARENAS_AFTER_THREADS = textwrap.dedent(
     """
     import ctypes, ctypes.util, sys, tempfile, threading
