@@ -28,8 +28,9 @@ Every ``--sample-every`` seconds the server is read from ``/proc``: resident mem
 descriptors, threads; the size of Gradio's temporary folder and of the app's downloads
 folder; and the queue's length (``/gradio_api/queue/status``). It passes (see
 :func:`verdicts`) with no job failed or lost, resident memory within 5 % of its level at
-the end of the warm-up (the first 5 minutes, or the first quarter of a shorter run; the
-level is the median of the minute from there) ever after, descriptors, threads and
+the end of the warm-up (the first 5 minutes, or the first half of a run shorter than 10
+minutes, whose memory still rises through its first minute as sessions and caches fill;
+the level is the median of the minute from there) ever after, descriptors, threads and
 folders not growing (the mean of the last third of the samples at most a little above the
 middle third's), and a normal job done after the run.
 ``--json`` writes the samples and jobs, ``--plot`` a PNG of them over time.
@@ -84,6 +85,8 @@ ACTIONS = {"good": 10, "bad": 3, "cancel": 3, "drop": 2, "second": 2}
 JOB_GUARD = 180.0
 #: After a cancel or a drop, the visitor's next job must be let in within this long (seconds).
 FREE_GUARD = 60.0
+#: The longest warm-up (seconds): memory is judged from then on.
+WARMUP = 300.0
 #: Memory's level at the end of the warm-up is the median of the samples this long (seconds) from there.
 LEVEL_SPAN = 60.0
 #: What the fair queue says to a visitor who has a job already, and Gradio when the queue is full.
@@ -391,7 +394,7 @@ def soak(
 ) -> Soak:
     """Run a soak of ``minutes`` with ``clients`` against a fresh server under ``folder``."""
     duration = minutes * 60
-    result = Soak(minutes, clients, keep_files, warmup=min(300.0, duration / 4))
+    result = Soak(minutes, clients, keep_files, warmup=min(WARMUP, duration / 2))
     downloads = folder / "server" / "tmp"
     downloads.mkdir(parents=True)
     environ = {

@@ -18,7 +18,7 @@ import app
 from styletransfer import OutOfMemoryError, Progress, StyleConfig
 from tests.app_server import decode_video, wait_until
 from webapp import layout, render
-from webapp.job import Job
+from webapp.job import Job, JobState
 from webapp.jobs import Studio
 from webapp.options import (
     CPU_BOUNDS,
@@ -244,6 +244,15 @@ def test_stop_keeps_the_latest_picture_and_offers_it(studio):
         assert render.at_size(png.convert("RGB"), shown.size).tobytes() == shown.tobytes()  # shown scaled up
     assert decode_video(video_path) == (render.HOLD_FRAMES, (72, 48))  # the one preview, held
     assert before.size == after.size == shown.size == (72, 48)
+    assert (record.photo, record.latest, record.frames) == (None, None, [])  # the session keeps no picture
+
+
+def test_a_finished_job_leaves_no_picture_in_its_session(studio):
+    record = Job()
+    outputs = list(studio.stylize(CONTENT, STYLE, None, record, **options()))
+    assert outputs[-1][2].startswith("**Done**") and outputs[-1][5] is not None  # the before/after was shown
+    assert record.state is JobState.DONE
+    assert (record.photo, record.latest, record.frames) == (None, None, [])
 
 
 def test_stop_ends_the_run_before_its_next_output_and_has_the_last_word(studio):

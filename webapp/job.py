@@ -115,10 +115,19 @@ class Job(StopSignal):
         self.state = JobState.FAILED
 
     def end(self) -> None:
-        """The job's generator is closing: a job neither done nor failed was stopped. Wakes whoever waits."""
+        """The job's generator is closing: a job neither done nor failed was stopped. Wakes whoever waits.
+
+        A job done or failed lets go of its pictures (its outputs are written already); a stopped one keeps them
+        for Stop's outputs, until :meth:`let_go`."""
         if self.state not in ENDED:
             self.state = JobState.STOPPED
+        if self.state is not JobState.STOPPED:
+            self.let_go()
         self._ended_now()
+
+    def let_go(self) -> None:
+        """Drop the photo, the latest picture and the previews: a session kept by Gradio then holds no pictures."""
+        self.photo, self.latest, self.frames = None, None, []
 
     def video(self, files: render.OutputFiles, stem: str) -> str | None:
         """Save the progress video at the photo's size (see :meth:`~webapp.render.OutputFiles.save_video`) and

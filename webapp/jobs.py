@@ -264,12 +264,14 @@ class Studio:
             return status, None, None, None
         stem = render.file_stem(job.name, job.latest.size)
         photo = render.at_size(job.photo, render.display_size(job.photo.size))
-        return (
+        shown = (
             status,
             self.files.save_png(job.latest, stem),
             job.video(self.files, stem),
             (photo, render.at_size(job.latest, photo.size)),
         )
+        job.let_go()
+        return shown
 
     def run_example(self, content: str, style: str) -> Outputs:
         """The final outputs for an example pair at the default settings; Gradio caches them after the first click.
