@@ -1,7 +1,8 @@
 """``python -m benchmarks.video``: frame-to-frame consistency of stylised video, independent frames against the
 default (Ruder et al.'s temporal loss), on clips the benchmark makes itself (:mod:`benchmarks.clips`).
 
-For each clip and each temporal weight (0: every frame a whole job of its own; the default) it prints:
+For each clip and each temporal weight (0: every frame a whole job of its own; the default, or those of
+``--weights``) it prints:
 
 * the **warping error** (Lai et al., ECCV 2018): the mean squared difference between each stylised frame and the
   previous one warped along the *input* clip's flow, over the pixels the flow check keeps
@@ -12,11 +13,12 @@ For each clip and each temporal weight (0: every frame a whole job of its own; t
 
 ``--flows`` first compares the flow methods on the input clips (the floor each reaches, the share of pixels its
 check keeps, and its seconds per pair of frames). Writes, under ``--out``, each clip's side-by-side MP4
-(input | independent | consistent), a contact strip of frames of every clip, and the figures as JSON. Asserts
-nothing.
+(input | independent | consistent, one column a weight), a contact strip of frames of every clip, and the
+figures as JSON. Asserts nothing.
 
     python -m benchmarks.video                       # 128 px, 2 s clips at 8 fps
     python -m benchmarks.video --size 256 --seconds 4 --rate 12 --flows
+    python -m benchmarks.video --clips coffee --weights 100 200   # two temporal weights against independent frames
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ PAINTING_OF = {
 CLIP_SIZE = (384, 256)
 #: Frames of each clip on the contact strip.
 STRIP_FRAMES = 4
+#: The width of the strip's row labels (pixels).
+LABEL_WIDTH = 100
 
 
 @dataclass(frozen=True)
@@ -76,12 +80,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clips", nargs="+", choices=sorted(SHOTS), default=sorted(SHOTS))
     parser.add_argument("--iterations", type=int, help="override the iterations at full size (smoke runs)")
     parser.add_argument("--video-iterations", type=int, help="override the later frames' iterations (smoke runs)")
+    parser.add_argument(
+        "--weights", nargs="+", type=float, help="temporal weights to run beside 0 (default: the default weight)"
+    )
     parser.add_argument("--flows", action="store_true", help="compare the flow methods on the input clips first")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video")
     hardware.add_device_arguments(parser)
     args = parser.parse_args(argv)
     hardware.check_device(parser, args)
+    if args.weights and min(args.weights) <= 0:
+        parser.error("--weights: each temporal weight must be above 0 (0, independent frames, always runs)")
     return args
 
 
@@ -134,12 +143,12 @@ def contact_strip(rows: list[tuple[str, list[list[Image.Image]]]], labels: list[
         start = max(0, count // 2 - STRIP_FRAMES // 2)
         picked = [column[start : start + STRIP_FRAMES] for column in columns]
         width, height = picked[0][0].size
-        block = Image.new("RGB", (80 + width * STRIP_FRAMES, height * len(picked)), "white")
+        block = Image.new("RGB", (LABEL_WIDTH + width * STRIP_FRAMES, height * len(picked)), "white")
         draw = ImageDraw.Draw(block)
         for row, (frames, label) in enumerate(zip(picked, labels, strict=True)):
             draw.text((3, row * height + height // 2 - 6), f"{name}\n{label}", fill="black")
             for index, frame in enumerate(frames):
-                block.paste(frame, (80 + index * width, row * height))
+                block.paste(frame, (LABEL_WIDTH + index * width, row * height))
         blocks.append(block)
     strip = Image.new("RGB", (blocks[0].width, sum(b.height for b in blocks) + 4 * len(blocks)), "white")
     top = 0
@@ -150,7 +159,7 @@ def contact_strip(rows: list[tuple[str, list[list[Image.Image]]]], labels: list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Make the clips, stylise each at both weights, print the tables and write the videos, strip and JSON."""
+    """Make the clips, stylise each at each weight, print the tables and write the videos, strip and JSON."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     weights = load_bundled_weights()
@@ -171,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         print(compare_flows(inputs) + "\n")
     overrides = {"iterations": args.iterations, "video_iterations": args.video_iterations}
     default = StyleConfig(size=args.size).updated(**{key: value for key, value in overrides.items() if value})
-    weights_run = (0.0, default.temporal_weight)
-    labels = ["input", "independent", "consistent"]
+    weights_run = (0.0, *(args.weights or [default.temporal_weight]))
+    labels = ["input", "independent", *(f"consistent ({weight:g})" for weight in weights_run[1:])]
     results: dict[str, list[Run]] = {}
     strip_rows = []
     for name, clip in clips.items():

@@ -1,8 +1,9 @@
-"""Shared fixtures: the example images and a CPU stylizer with the bundled original weights."""
+"""Shared fixtures: the example images, a CPU stylizer with the bundled original weights, and the app's studio on
+them with a server of its own (modules that need another studio or server define their own)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,25 @@ EXAMPLES = ROOT / "examples"
 def stylizer() -> Stylizer:
     """The real original VGG19 weights on the CPU, loaded once for the whole run."""
     return Stylizer("bundled", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def studio():
+    """The page's callbacks on the bundled weights (a :class:`webapp.jobs.Studio`), one per test module."""
+    from tests.app_server import bundled_studio
+
+    return bundled_studio()
+
+
+@pytest.fixture(scope="module")
+def client(studio, tmp_path_factory) -> Iterator:
+    """A ``gradio_client`` client of the real app on :func:`studio`, served on 127.0.0.1 with a queue of 4."""
+    from gradio_client import Client
+
+    from tests.app_server import running_app
+
+    with running_app(studio, queue_size=4, examples_cache=tmp_path_factory.mktemp("examples")) as url:
+        yield Client(url, verbose=False)
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, running_app
+from tests.app_server import EXAMPLES, HANG_GUARD, running_app
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, finished
-from webapp.jobs import Studio
 from webapp.layout import STYLE_GALLERY
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -69,11 +68,6 @@ HEAR_ANNOUNCEMENTS = """() => {
         .observe(region, {childList: true, characterData: true, subtree: true});
 }"""
 CAPTIONS = dict((Path(name).name, caption) for name, caption in STYLE_GALLERY)
-
-
-@pytest.fixture(scope="module")
-def studio() -> Studio:
-    return bundled_studio()
 
 
 @pytest.fixture(scope="module")

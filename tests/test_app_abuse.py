@@ -10,16 +10,14 @@ import contextlib
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, running_app
+from tests.app_server import EXAMPLES, HANG_GUARD
 from tests.corpus import CASES, SIZE, Case
-from webapp.jobs import Studio
 from webapp.options import CPU_BOUNDS
 
 pytestmark = pytest.mark.slow
@@ -28,17 +26,6 @@ COFFEE = EXAMPLES / "coffee.jpg"  # 600×400
 STYLE = EXAMPLES / "style_swirls.jpg"
 #: One scale at 64 px and a few iterations: a fraction of a second.
 SMALL = {"size": SIZE, "multiscale": False, "iterations": 4, "preview_every": 0}
-
-
-@pytest.fixture(scope="module")
-def studio() -> Studio:
-    return bundled_studio()
-
-
-@pytest.fixture(scope="module")
-def client(studio, tmp_path_factory) -> Iterator[Client]:
-    with running_app(studio, queue_size=4, examples_cache=tmp_path_factory.mktemp("examples")) as url:
-        yield Client(url, verbose=False)
 
 
 def stylize(client: Client, content=COFFEE, style=STYLE, **settings):

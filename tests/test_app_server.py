@@ -20,13 +20,11 @@ from tests.app_server import (
     EXAMPLES,
     HANG_GUARD,
     TINY_DEFAULTS,
-    bundled_studio,
     decode_video,
     running_app,
     visitor_client,
     wait_until,
 )
-from webapp.jobs import Studio
 from webapp.options import NO_TIME_LIMIT, OPTION_NAMES
 from webapp.render import HOLD_FRAMES
 
@@ -38,11 +36,6 @@ STYLE = EXAMPLES / "style_swirls.jpg"
 QUEUE_SIZE = 2
 #: One scale at 64 px: a few hundredths of a second per iteration.
 SMALL = {"size": 64, "multiscale": False}
-
-
-@pytest.fixture(scope="module")
-def studio() -> Studio:
-    return bundled_studio()
 
 
 @pytest.fixture(scope="module")

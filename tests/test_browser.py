@@ -19,7 +19,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.app_server import EXAMPLES, HANG_GUARD, TINY_DEFAULTS, bundled_studio, running_app, wait_until
+from tests.app_server import EXAMPLES, HANG_GUARD, TINY_DEFAULTS, running_app, wait_until
 from webapp.jobs import Studio
 from webapp.layout import STYLE_GALLERY
 
@@ -71,11 +71,6 @@ WATCH_PAGE = """() => {
         observer.observe(box, {subtree: true, childList: true, attributes: true, characterData: true});
     }
 }"""
-
-
-@pytest.fixture(scope="module")
-def studio() -> Studio:
-    return bundled_studio()
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from gradio_client.client import Job
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 
-from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, running_app, visitor_client, wait_until
+from tests.app_server import EXAMPLES, HANG_GUARD, running_app, visitor_client, wait_until
 from webapp.fair_queue import JOBS_PER_VISITOR_ENV, admits, jobs_per_visitor, refusal
 from webapp.jobs import Studio
 
@@ -21,11 +21,6 @@ STYLE = EXAMPLES / "style_swirls.jpg"
 QUICK = {"size": 64, "multiscale": False, "iterations": 4, "preview_every": 0}
 LONG = {**QUICK, "iterations": 1000}
 REFUSED = "You already have a job waiting or running; stop it or wait for it"
-
-
-@pytest.fixture(scope="module")
-def studio() -> Studio:
-    return bundled_studio()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.app_server import EXAMPLES
-from tests.test_accessibility import app_url, studio  # noqa: F401 (the same served app, as fixtures)
+from tests.test_accessibility import app_url  # noqa: F401 (the same served app, as a fixture)
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, finished
 from webapp.phone import TOUCH_TARGET
 

@@ -31,10 +31,9 @@ from gradio_client.exceptions import AppError
 from PIL import EpsImagePlugin, Image
 
 import app
-from tests.app_server import EXAMPLES, HANG_GUARD, bundled_studio, running_app, wait_until
+from tests.app_server import EXAMPLES, HANG_GUARD, running_app, wait_until
 from webapp.blobs import MB as BLOB_MB
 from webapp.blobs import BlobLedger, BlobLimits, BlobRefused
-from webapp.jobs import Studio
 from webapp.sweeper import UploadSweeper
 from webapp.visitors import TrustedProxies, visitor_of
 
@@ -167,11 +166,6 @@ def blob(base: str, page: Page, session: str, blob_id: str, kind: str, index: st
 
 # ---------------------------------------------------------------------------------------------------------------
 # The server, in a temporary folder of its own, and a stand-in for a public web host.
-
-
-@pytest.fixture(scope="module")
-def studio() -> Studio:
-    return bundled_studio()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -17,24 +17,13 @@ from PIL import Image
 
 from benchmarks.clips import make_clip
 from tests import video_files
-from tests.app_server import EXAMPLES, bundled_studio, decode_video, running_app
+from tests.app_server import EXAMPLES, decode_video
 from webapp.jobs import Studio
-from webapp.video_jobs import CPU_VIDEO
+from webapp.video_jobs import CPU_VIDEO, VideoJob, VideoStudio
 
 pytestmark = pytest.mark.slow
 
 STYLE = EXAMPLES / "style_swirls.jpg"
-
-
-@pytest.fixture(scope="module")
-def studio() -> Studio:
-    return bundled_studio()
-
-
-@pytest.fixture(scope="module")
-def client(studio, tmp_path_factory) -> Iterator[Client]:
-    with running_app(studio, queue_size=4, examples_cache=tmp_path_factory.mktemp("examples")) as url:
-        yield Client(url, verbose=False)
 
 
 def stylize_video(client: Client, clip: Path, size: int = 64, iterations: int = 3):
@@ -61,6 +50,14 @@ def test_a_clip_with_a_tone_comes_back_stylized_with_its_sound(client, studio, t
     assert abs(seconds(path, "audio") - seconds(path, "video")) < 0.1
     assert Path(download).suffix == ".mp4"
     assert studio.meter.jobs_begun == begun + 1 and studio.meter.running == 0
+
+
+def test_a_finished_clip_leaves_no_frame_in_its_session(studio, tmp_path):
+    clip = make_clip(tmp_path / "short.mp4", size=(96, 64), frames=4, rate=8)
+    job = VideoJob()
+    *_, (frame, status, video, _) = VideoStudio(studio).stylize_video(clip, str(STYLE), 64, 200, 3, job)
+    assert "Done" in status and frame.size == (64, 42) and decode_video(video) == (4, (64, 42))
+    assert job.frames == [] and not job.running  # Gradio keeps the session, not its frames
 
 
 def test_stop_through_the_api_answers_with_the_frames_made_so_far(client, studio, tmp_path):

@@ -20,6 +20,7 @@ import gradio as gr
 from PIL import Image
 
 from styletransfer import StyleConfig
+from styletransfer.device import return_free_memory
 from styletransfer.video import VideoProgress
 from styletransfer.video_io import VideoError, VideoInfo, probe_video, write_video
 
@@ -87,9 +88,16 @@ class VideoJob(StopSignal):
         self.info, self.frames, self.running = info, [], True
 
     def end(self) -> None:
-        """The job's generator is closing; wakes whoever waits."""
+        """The job's generator is closing; wakes whoever waits. Its frames are let go (a clip's frames are
+        megabytes, and Gradio keeps many sessions), unless Stop asked for them."""
         self.running = False
+        if not self.stop_requested:
+            self.let_go()
         self._ended_now()
+
+    def let_go(self) -> None:
+        """Drop the frames made: the session then holds no pictures."""
+        self.frames = []
 
 
 class VideoStudio:
@@ -144,6 +152,7 @@ class VideoStudio:
                 events.close()
                 self.studio.meter.end()
                 lock.release()
+                return_free_memory()
             if final is not None and not job.stop_requested:
                 path = self._save(job)
                 yield job.frames[-1], done_status(final, job, hardware), path, path
@@ -182,9 +191,10 @@ class VideoStudio:
         job.wait_until_ended(STOP_WAIT)
         if not job.frames:
             return "**Stopped** before the first frame was finished.", None, None
-        path = self._save(job)
-        total = job.info.frames if job.info is not None else len(job.frames)
-        return f"**Stopped** after {len(job.frames)} of {total} frames; they are kept as a shorter video.", path, path
+        path, made = self._save(job), len(job.frames)
+        job.let_go()
+        total = job.info.frames if job.info is not None else made
+        return f"**Stopped** after {made} of {total} frames; they are kept as a shorter video.", path, path
 
     def _save(self, job: VideoJob) -> str:
         """The frames made, as an MP4 with the clip's sound (cut to their length)."""
