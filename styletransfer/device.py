@@ -108,18 +108,6 @@ def limit_heap_arenas(count: int) -> bool:
     return bool(mallopt is not None and mallopt(_M_ARENA_MAX, count))
 
 
-def return_free_memory() -> bool:
-    """Give the memory the C heap holds free back to the system (glibc's ``malloc_trim``); whether it did.
-
-    A job's tensors are freed when it ends, but glibc keeps what they used in its arenas, in pieces that the next
-    job's differently sized tensors only partly reuse, so a server's resident memory drifts up job after job, by
-    tens of megabytes between two samples of the soak. Called after each job; elsewhere than on glibc it does
-    nothing.
-    """
-    trim = getattr(_c_library(), "malloc_trim", None)
-    return bool(trim is not None and trim(0))
-
-
 @lru_cache(maxsize=1)
 def _c_library() -> ctypes.CDLL | None:
     """The C library, or ``None`` where there is none to find."""

@@ -26,7 +26,6 @@ import torch
 from PIL import Image
 
 from styletransfer import Progress, StyleConfig, Stylizer, load_image, scale_plan
-from styletransfer.device import return_free_memory
 
 from . import painting, render
 from .backbones import Backbones
@@ -206,7 +205,6 @@ class Studio:
                 events.close()  # on ZeroGPU this returns once the GPU process has closed the engine
                 self.meter.end()
                 self._device.release()
-                return_free_memory()
             if ended is not None:  # the files are written here, with the device free (and ZeroGPU's GPU given back)
                 yield self._finished(*ended, job, hardware)
         finally:

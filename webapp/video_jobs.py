@@ -20,7 +20,6 @@ import gradio as gr
 from PIL import Image
 
 from styletransfer import StyleConfig
-from styletransfer.device import return_free_memory
 from styletransfer.video import VideoProgress
 from styletransfer.video_io import VideoError, VideoInfo, probe_video, write_video
 
@@ -152,7 +151,6 @@ class VideoStudio:
                 events.close()
                 self.studio.meter.end()
                 lock.release()
-                return_free_memory()
             if final is not None and not job.stop_requested:
                 path = self._save(job)
                 yield job.frames[-1], done_status(final, job, hardware), path, path
