@@ -160,7 +160,7 @@ class StyleConfig:
     )  # fmt: skip
 
     temporal_weight: float = setting(
-        200.0, "number", "Temporal weight (video)",
+        100.0, "number", "Temporal weight (video)",
         "how firmly each video frame keeps to the previous one, warped by the optical flow, where the flow can be "
         "trusted (Ruder et al.; 0: every frame stylised on its own)",
         low=0.0, high=1e6,
