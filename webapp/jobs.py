@@ -34,6 +34,7 @@ from .job import Job, JobState
 from .masks import user_regions
 from .meter import WorkMeter
 from .options import Bounds, bounds_for, build_config, defaults_for, options_from_config
+from .prefetch import prefetched
 from .zerogpu import Failure, Request, gpu_decorator
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ class Studio:
 
     def paint(self, request: Request) -> Iterator[Progress | Failure]:
         """The GPU function: :func:`webapp.painting.paint` on this studio's backbones (see :mod:`webapp.zerogpu`)."""
-        yield from painting.paint(self.backbones, request)
+        yield from prefetched(painting.paint(self.backbones, request))
 
     def _run(
         self, events: Iterator[Progress | Failure], job: Job, config: StyleConfig, photo: Image.Image, hardware: str

@@ -26,6 +26,7 @@ from styletransfer.video_io import VideoError, VideoInfo, probe_video, write_vid
 from . import painting, render
 from .job import StopSignal
 from .jobs import STATUS_INTERVAL, STOP_WAIT, Studio
+from .prefetch import prefetched
 from .zerogpu import Failure, gpu_decorator
 
 VideoOutputs = tuple[Any, Any, Any, Any]
@@ -159,7 +160,7 @@ class VideoStudio:
 
     def paint_video(self, request: VideoRequest) -> Iterator[VideoProgress | Failure]:
         """The GPU function: :func:`webapp.painting.paint_video` on the studio's backbones."""
-        yield from painting.paint_video(self.studio.backbones, request)
+        yield from prefetched(painting.paint_video(self.studio.backbones, request))
 
     def _run(self, events: Iterator[VideoProgress | Failure], job: VideoJob, hardware: str) -> Iterator[VideoOutputs]:
         """The outputs while the job has the device; returns its final event, or ``None`` when stopped."""
