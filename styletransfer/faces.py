@@ -24,6 +24,7 @@ picture then keeps more of the photo and less of the painting; nothing else chan
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -57,6 +58,11 @@ class Face:
     height: int
 
 
+#: One search at a time: dlib's detector keeps its image pyramid in itself, so two searches at once in two threads
+#: (two visitors' jobs being checked) corrupt the heap and crash the process.
+_SEARCHING = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _detector():
     import dlib  # only where faces are looked for
@@ -71,7 +77,8 @@ def find_faces(photo: Image.Image) -> list[Face]:
     searched = photo.convert("RGB").resize(
         (round(photo.width * scale), round(photo.height * scale)), Image.Resampling.LANCZOS
     )
-    boxes, _, _ = _detector().run(np.asarray(searched), 1, THRESHOLD)  # upsampled once: the smaller faces too
+    with _SEARCHING:
+        boxes, _, _ = _detector().run(np.asarray(searched), 1, THRESHOLD)  # upsampled once: the smaller faces too
     return [
         Face(*(round(value / scale) for value in (box.left(), box.top(), box.width(), box.height()))) for box in boxes
     ]

@@ -3,6 +3,10 @@ and real jobs on the astronaut with and without the setting, judged inside the h
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -41,6 +45,42 @@ def test_the_detector_finds_the_one_face_where_it_was_marked_by_hand(name):
 @pytest.mark.parametrize("name", ["style_swirls.jpg", "style_mosaic.jpg", "style_ink.jpg", "coffee.jpg", "rocket.jpg"])
 def test_the_detector_finds_no_face_in_generated_textures_nor_in_photos_without_people(name):
     assert find_faces(opened(name)) == []
+
+
+#: Six threads searching photos of three sizes at once, ten times each; prints how many answers differed from a
+#: search made alone.
+SEARCHES_AT_ONCE = textwrap.dedent(
+    """
+    import sys, threading
+    from PIL import Image
+    from styletransfer.faces import find_faces
+    astronaut, coffee = Image.open(sys.argv[1]), Image.open(sys.argv[2])
+    photos = [astronaut, coffee.resize((640, 300)), coffee.resize((300, 640))]
+    alone = [find_faces(photo) for photo in photos]
+    wrong, barrier = [], threading.Barrier(6)
+    def search(start):
+        barrier.wait()
+        for turn in range(10):
+            index = (start + turn) % len(photos)
+            if find_faces(photos[index]) != alone[index]:
+                wrong.append(index)
+    threads = [threading.Thread(target=search, args=(start,)) for start in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(len(wrong))
+    """
+)
+
+
+def test_searches_in_many_threads_at_once_neither_crash_nor_differ():
+    # Two visitors' jobs are checked at once, each looking for faces: without one search at a time, dlib's detector
+    # corrupted the heap and the server died (SIGSEGV or SIGABRT).
+    photos = [str(ASTRONAUT), str(EXAMPLES / "coffee.jpg")]
+    result = subprocess.run([sys.executable, "-c", SEARCHES_AT_ONCE, *photos], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "0"
 
 
 def test_the_face_mask_is_white_over_the_face_soft_at_its_edge_and_black_away_from_it():
