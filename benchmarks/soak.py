@@ -453,20 +453,17 @@ def verdicts(result: Soak) -> list[tuple[str, bool, str]]:
     if not after:
         return [*checks, ("samples after the warm-up", False, "none")]
     level = statistics.median(s.rss_mb for s in after if s.seconds <= result.warmup + LEVEL_SPAN)
-    if result.minutes >= LONG_RUN:
-        judged, what = [s.rss_mb for s in after], ""
-    else:
-        judged, what = (
-            [statistics.median(s.rss_mb for s in after[-max(1, len(after) // 3) :])],
-            " (last third's median)",
-        )
+    long_run = result.minutes >= LONG_RUN
+    last_third = after[-max(1, len(after) // 3) :]
+    judged = [s.rss_mb for s in after] if long_run else [statistics.median(s.rss_mb for s in last_third)]
     worst = max(abs(rss - level) / level for rss in judged)
     checks.append(
         (
-            f"memory within 5 % of its level at {result.warmup / 60:g} min{what}",
+            f"memory within 5 % of its level at {result.warmup / 60:g} min"
+            + ("" if long_run else " (last third's median)"),
             worst <= 0.05,
             f"{level:.0f} MB then, {min(s.rss_mb for s in after):.0f}-{max(s.rss_mb for s in after):.0f} MB after "
-            f"({worst:.1%} {'at most' if not what else 'off'})",
+            f"({worst:.1%} {'at most' if long_run else 'off'})",
         )
     )
     for name, values, slack, share in [
