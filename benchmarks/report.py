@@ -267,9 +267,12 @@ def _cpuinfo_field(cpuinfo: str, name: str) -> str:
 
 
 def cpu_kind(flags: set[str], model: str) -> str:
-    """The CPU's class as far as these figures go: whether it computes bf16 natively (the engine's fast path)."""
-    if flags & {"avx512_bf16", "amx_bf16"}:
+    """The CPU's class as far as these figures go: whether it computes bf16 natively (the engine's fast path), and
+    with AMX's tile units or with AVX512-BF16's vector instructions alone."""
+    if "amx_bf16" in flags:
         return "AVX512-BF16/AMX"
+    if "avx512_bf16" in flags:
+        return "AVX512-BF16 without AMX"
     if "avx2" in flags:
         return "AVX2 only"
     return model

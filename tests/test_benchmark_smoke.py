@@ -208,7 +208,7 @@ def test_balance_target_is_the_balanced_criterion():
 @pytest.mark.parametrize(
     ("flags", "kind"),
     [
-        ({"avx2", "avx512f", "avx512_bf16"}, "AVX512-BF16/AMX"),
+        ({"avx2", "avx512f", "avx512_bf16"}, "AVX512-BF16 without AMX"),
         ({"avx2", "amx_bf16", "amx_tile"}, "AVX512-BF16/AMX"),
         ({"sse4_2", "avx2", "fma"}, "AVX2 only"),
         ({"neon"}, "Some ARM core"),
