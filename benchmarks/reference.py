@@ -255,9 +255,7 @@ def run_same_objective(
     evaluate, photo = stylizer.output_objective(content, style, config)
 
     def loss_of(image: Tensor) -> Tensor:
-        with evaluate.autocast():
-            features = evaluate.net(image)
-        return evaluate.objective(features, image)["total"]
+        return evaluate.objective(evaluate.net(image), image)["total"]
 
     return _seed_design_run(photo, loss_of, 1.0, start, stylizer.device, evaluations, snapshot_every, None)
 

@@ -117,7 +117,8 @@ class Stylizer:
         """The feature extractor for these layers and pooling, built once and kept."""
         key = (tuple(layers), pooling)
         if key not in self._networks:
-            net = VGG19Features(self.weights.state, self.weights.normalization, list(layers), pooling)
+            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+            net = VGG19Features(self.weights.state, self.weights.normalization, list(layers), pooling, dtype)
             self._networks[key] = net.to(self.device, memory_format=torch.channels_last)
         return self._networks[key]
 
@@ -260,7 +261,7 @@ class Stylizer:
         objective = self._objective(
             net, target_content, style_tensors, blend, config, None, whole((size[1], size[0])), budget
         )
-        return Evaluation(net, objective, self._autocast), target_content
+        return Evaluation(net, objective), target_content
 
     def _releasing(self, events: Iterator[Progress], size: tuple[int, int]) -> Iterator[Progress]:
         """``events`` (a job's :meth:`_optimise`, towards a picture of ``size``), handing the memory it used back
@@ -324,7 +325,7 @@ class Stylizer:
             objective = self._objective(net, target_content, styles, blend, configs[scale], regions, tiles, budget)
             image.requires_grad_(True)
             extra = extra_terms if scale == len(plan) - 1 else None
-            evaluation = Evaluation(net, objective, self._autocast, tiles if memory[scale].tiled else None, extra)
+            evaluation = Evaluation(net, objective, tiles if memory[scale].tiled else None, extra)
             step = _make_step(image, evaluation, config, memory[scale].history)
             for step_index in range(1, steps + 1):
                 terms = step()
@@ -373,9 +374,6 @@ class Stylizer:
         keep = regions.keep_weights(size, self.device) if regions is not None else None
         return images.to_image(_finish(image, content, color_mode, keep))
 
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
-
     @torch.no_grad()
     def _objective(
         self,
@@ -394,8 +392,7 @@ class Stylizer:
         size = (content.shape[-1], content.shape[-2])
         layers = config.network_layers
         content_targets = {
-            name: features.float()
-            for name, features in assembled(net, content, tiles, config.content_layers, self._autocast).items()
+            name: features.float() for name, features in assembled(net, content, tiles, config.content_layers).items()
         }
         guided = regions is not None and regions.guided
         sources = [
@@ -407,7 +404,6 @@ class Stylizer:
                 net,
                 style,
                 _tiles_of(plan_scale((style.shape[-1], style.shape[-2]), layers, budget, keeps_picture=False), layers),
-                self._autocast,
                 config.style_layers,
                 config.style_loss,
                 source,
@@ -585,18 +581,15 @@ class Evaluation:
 
     net: VGG19Features
     objective: Objective
-    autocast: tiling.Autocast
     tiles: list[Tile] | None = None
     extra: ExtraTerms | None = None
     """Terms of the picture's pixels added to the objective (see :data:`ExtraTerms`), their gradient too."""
 
     def __call__(self, image: Tensor) -> LossTerms:
         if self.tiles is not None:
-            terms = tiling.evaluate(image, self.net, self.objective, self.tiles, self.autocast)
+            terms = tiling.evaluate(image, self.net, self.objective, self.tiles)
         else:
-            with self.autocast():
-                features = self.net(image)
-            terms = self.objective(features, image)
+            terms = self.objective(self.net(image), image)
             terms["total"].backward()
             terms = {name: term.detach() for name, term in terms.items()}
         for name, term in (self.extra or {}).items():

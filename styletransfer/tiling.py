@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -128,33 +127,27 @@ def _edges(side: int, core: int, align: int) -> list[int]:
     return [*range(0, side, step), side]
 
 
-Autocast = Callable[[], AbstractContextManager]
-
-
 @torch.no_grad()
 def summed_over_tiles(
     net: VGG19Features,
     image: Tensor,
     tiles: Sequence[Tile],
-    autocast: Autocast,
     measure: Callable[[dict[str, Tensor], Tile], dict],
 ) -> dict:
     """``measure`` (features of a window, its tile) → a dict of tensors or tuples of tensors, summed over
     ``tiles``: any sum over cells of the whole picture, a tile at a time and without gradients."""
     total: dict = {}
-    for tile, features in _windows(net, image, tiles, autocast):
+    for tile, features in _windows(net, image, tiles):
         for key, value in measure(features, tile).items():
             total[key] = value if key not in total else _added(total[key], value)
     return total
 
 
 @torch.no_grad()
-def assembled(
-    net: VGG19Features, image: Tensor, tiles: Sequence[Tile], layers: Sequence[str], autocast: Autocast
-) -> dict[str, Tensor]:
+def assembled(net: VGG19Features, image: Tensor, tiles: Sequence[Tile], layers: Sequence[str]) -> dict[str, Tensor]:
     """The whole picture's maps at ``layers``, put together from each tile's own cells."""
     maps: dict[str, Tensor] = {}
-    for tile, features in _windows(net, image, tiles, autocast):
+    for tile, features in _windows(net, image, tiles):
         for name in layers:
             cells = tile.own_cells(name, features[name])
             if name not in maps:
@@ -168,7 +161,6 @@ def statistics(
     net: VGG19Features,
     image: Tensor,
     tiles: Sequence[Tile],
-    autocast: Autocast,
     layers: Sequence[str],
     kind: str,
     region: Tensor | None = None,
@@ -184,17 +176,15 @@ def statistics(
     def measure(features: dict[str, Tensor], tile: Tile) -> dict[str, Moments]:
         return {name: own_moments(features[name], name, tile, shares[name], kind) for name in layers}
 
-    sums = summed_over_tiles(net, image, tiles, autocast, measure)
+    sums = summed_over_tiles(net, image, tiles, measure)
     return {name: statistics_of(parts, kind) for name, parts in sums.items()}
 
 
-def evaluate(
-    image: Tensor, net: VGG19Features, objective: Objective, tiles: Sequence[Tile], autocast: Autocast
-) -> LossTerms:
+def evaluate(image: Tensor, net: VGG19Features, objective: Objective, tiles: Sequence[Tile]) -> LossTerms:
     """The objective's terms at ``image``, tile by tile, with their gradient added to ``image.grad``: the same
     terms and gradient as one evaluation of the whole picture (see the module's doc)."""
     picture = image.detach()
-    sums = summed_over_tiles(net, picture, tiles, autocast, objective.style_moments)
+    sums = summed_over_tiles(net, picture, tiles, objective.style_moments)
     leaves = {key: tuple(part.requires_grad_(True) for part in parts) for key, parts in sums.items()}
     style = objective.style_of(leaves)
     flat = [part for parts in leaves.values() for part in parts]
@@ -205,8 +195,7 @@ def evaluate(
     content = torch.zeros((), device=picture.device)
     for tile in tiles:
         window = picture[tile.pixels].detach().requires_grad_(True)
-        with autocast():
-            features = net(window)
+        features = net(window)
         own_content = objective.content_part(features, tile)
         own_style = _paired(slope_of, objective.style_moments(features, tile))
         stand_in = objective.weights["content"] * own_content + own_style
@@ -226,13 +215,9 @@ def evaluate(
     return {name: term.detach() for name, term in terms.items()}
 
 
-def _windows(
-    net: VGG19Features, image: Tensor, tiles: Sequence[Tile], autocast: Autocast
-) -> Iterator[tuple[Tile, dict[str, Tensor]]]:
+def _windows(net: VGG19Features, image: Tensor, tiles: Sequence[Tile]) -> Iterator[tuple[Tile, dict[str, Tensor]]]:
     for tile in tiles:
-        with autocast():
-            features = net(image[tile.pixels])
-        yield tile, features  # outside autocast: the sums over cells are taken in fp32
+        yield tile, net(image[tile.pixels])
 
 
 def _added(total, value):

@@ -63,7 +63,7 @@ def objective_for(stylizer, content, *, weights=(1.0, 100.0, 5.0), kind="gram", 
 def gradients(stylizer, objective, image, tiles):
     """The terms and the gradient of one evaluation, whole (``tiles=None``) or tiled."""
     image = image.clone().requires_grad_(True)
-    terms = Evaluation(stylizer.network(LAYERS, "max"), objective, stylizer._autocast, tiles)(image)
+    terms = Evaluation(stylizer.network(LAYERS, "max"), objective, tiles)(image)
     return terms, image.grad
 
 
@@ -135,7 +135,7 @@ def test_ten_tiled_iterations_make_the_same_picture(stylizer):
     results = []
     for begin, tiling in [(start, None), (start + nudge, None), (start, tiles)]:
         image = begin.clone().requires_grad_(True)
-        step = _make_step(image, Evaluation(net, objective, stylizer._autocast, tiling), StyleConfig(), MAX_HISTORY)
+        step = _make_step(image, Evaluation(net, objective, tiling), StyleConfig(), MAX_HISTORY)
         for _ in range(10):
             step()
         results.append(image.detach().clamp(0, 1))
