@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from styletransfer.losses import Objective, StyleLoss, mean_and_covariance, style_statistics
+from styletransfer.losses import (
+    Objective,
+    StyleLoss,
+    mean_and_covariance,
+    moments,
+    position_shares,
+    style_statistics,
+)
 
 LAYERS = ("relu1_1", "relu2_1")
 
@@ -73,3 +80,27 @@ def test_style_layer_weights_choose_how_much_each_layer_counts():
     assert style_term({"relu1_1": 3.0, "relu2_1": 1.0}) == pytest.approx(
         0.75 * per_layer["relu1_1"] + 0.25 * per_layer["relu2_1"], rel=1e-5
     )
+
+
+@pytest.mark.parametrize("kind", ["gram", "wasserstein"])
+@pytest.mark.parametrize("region", [False, True])
+def test_the_second_moments_gradient_is_autograds_of_the_plain_product(kind, region):
+    # The second moment's own backward (one product of the weighed features with the symmetrised gradient)
+    # against autograd through the plain sum of s·f·fᵀ, for an incoming gradient that is not symmetric, for the
+    # whole picture and for a region's weighted positions.
+    generator = torch.Generator().manual_seed(3)
+    maps = torch.randn(2, 5, 3, 4, generator=generator)  # (N, C, H, W)
+    weights = torch.rand(2, 1, 3, 4, generator=generator) if region else None
+    shares = position_shares(weights, (3, 4))
+    incoming = torch.randn(2, 5, 5, generator=generator)
+    gradients = []
+    for ours in (True, False):
+        features = maps.clone().requires_grad_(True)
+        if ours:
+            second = moments(features, shares, kind)[-1]
+        else:
+            share_map = torch.as_tensor(shares).expand(2, 1, 3, 4)
+            second = torch.einsum("nchw,ndhw->ncd", features * share_map, features)
+        (second * incoming).sum().backward()
+        gradients.append(features.grad)
+    assert torch.allclose(gradients[0], gradients[1], rtol=1e-5, atol=1e-6)
