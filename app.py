@@ -41,6 +41,10 @@ MAX_UPLOAD = 50 * 2**20
 #: beyond this the least recently used of whoever holds the most goes. Gradio's default, 10000, could fill a
 #: Space's memory.
 SESSIONS_KEPT = 200
+#: Sessions of any one visitor (an address) whose state is kept: a fifth drops their least recently used. Each new
+#: session costs the server about 0.3 MB (120 new sessions, one job each, raised it 47 MB; 120 jobs in one session,
+#: 6 MB), so a client that opens session after session would otherwise pin memory up to ``SESSIONS_KEPT``.
+SESSIONS_PER_VISITOR = 4
 #: glibc heap arenas the server's threads share (see :func:`~styletransfer.device.limit_heap_arenas`).
 HEAP_ARENAS = 2
 _TRUE = {"1", "true", "yes", "on"}
@@ -93,7 +97,9 @@ def launch(demo: gr.Blocks, *, prevent_thread_lock: bool = False, **server: Any)
     demo.launch(
         **server,
         **LAUNCH_STYLE,
-        **launch_options(demo, max_upload=MAX_UPLOAD, sessions=SESSIONS_KEPT),
+        **launch_options(
+            demo, max_upload=MAX_UPLOAD, sessions=SESSIONS_KEPT, sessions_per_visitor=SESSIONS_PER_VISITOR
+        ),
         footer_links=["api", "settings"],
         prevent_thread_lock=prevent_thread_lock,
         quiet=prevent_thread_lock,

@@ -215,12 +215,26 @@ def test_gradio_state_holder_drops_sessions_only_in_update():
     holder.set_blocks(demo)
     holder.capacity = 3
     ended = []
-    sharing_sessions_fairly(holder, SessionOwners(), ended.append)
+    sharing_sessions_fairly(holder, SessionOwners(), ended.append, per_visitor=5)
     for session, visitor in [("mine", "me"), ("x1", "them"), ("x2", "them"), ("x3", "them")]:
         token = current_visitor.set(visitor)
         holder[session]
         current_visitor.reset(token)
     assert list(holder.session_data) == ["mine", "x2", "x3"] and ended == ["x1"]
+
+
+def test_one_visitor_keeps_only_their_share_of_sessions_the_latest_ones():
+    demo, _ = build()
+    holder = StateHolder()
+    holder.set_blocks(demo)
+    ended = []
+    sharing_sessions_fairly(holder, SessionOwners(), ended.append, per_visitor=2)
+    for session, visitor in [("theirs", "them"), ("m1", "me"), ("m2", "me"), ("m1", "me"), ("m3", "me")]:
+        token = current_visitor.set(visitor)
+        holder[session]
+        current_visitor.reset(token)
+    # m1, used again after m2, is kept; m2 is the least recently used of mine when m3 comes.
+    assert list(holder.session_data) == ["theirs", "m1", "m3"] and ended == ["m2"]
 
 
 def test_gradio_keeps_the_gallerys_files_in_keep_in_cache():

@@ -27,7 +27,7 @@ For a public link (see the README's Security section):
 * :func:`refusing_urls`: Gradio downloads a file input given as a URL before any
   callback runs.
 * :func:`sharing_sessions_fairly`: Gradio drops the least recently used session when
-  there are too many, whoever opened the others.
+  there are too many, whoever opened the others, and lets one visitor hold any number.
 * :func:`limiting_jobs`: Gradio's queue takes any number of jobs from one visitor (the
   fair queue of :mod:`webapp.fair_queue`).
 * :func:`checking_inputs`: a request with too few values, or a value of the wrong
@@ -228,10 +228,13 @@ def refusing_urls(widget: Widget) -> Widget:
     return widget
 
 
-def sharing_sessions_fairly(holder: StateHolder, owners: SessionOwners, ended: Callable[[str], None]) -> None:
+def sharing_sessions_fairly(
+    holder: StateHolder, owners: SessionOwners, ended: Callable[[str], None], per_visitor: int
+) -> None:
     """Make ``holder`` (Gradio's sessions) record each session's visitor (:data:`~webapp.visitors.current_visitor`
-    when it is opened) and, when there are more sessions than its capacity, drop the one ``owners`` picks, then
-    call ``ended`` with its id.
+    when it is opened), keep at most ``per_visitor`` sessions of any one visitor (their least recently used go
+    first) and, when there are more sessions than its capacity, drop the one ``owners`` picks; then call ``ended``
+    with the id of each session dropped.
 
     Relies on: ``StateHolder.__getitem__`` making a session it does not have and calling ``holder.update`` (looked
     up on the instance) with its id, and ``update`` alone dropping sessions, from ``session_data`` (an
@@ -245,12 +248,13 @@ def sharing_sessions_fairly(holder: StateHolder, owners: SessionOwners, ended: C
             if session in holder.session_data:
                 holder.session_data.move_to_end(session)
                 owners.note(session, current_visitor.get())
-            while len(holder.session_data) > holder.capacity:
-                drop = owners.to_drop(holder.session_data)
+                dropped.extend(owners.beyond_share(holder.session_data, owners.owner(session), per_visitor))
+            while len(holder.session_data) - len(dropped) > holder.capacity:
+                dropped.append(owners.to_drop(s for s in holder.session_data if s not in dropped))
+            for drop in dropped:
                 del holder.session_data[drop]
                 holder.time_last_used.pop(drop, None)
                 owners.forget(drop)
-                dropped.append(drop)
         for drop in dropped:
             ended(drop)
 

@@ -30,9 +30,10 @@ from .sweeper import UploadSweeper, keep_files_seconds, sweep_interval
 from .visitors import SessionOwners, TrustedProxies, believing_only
 
 
-def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int) -> dict[str, Any]:
+def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int, sessions_per_visitor: int) -> dict[str, Any]:
     """Ready ``demo`` for a public link and return the keyword arguments of ``demo.launch`` that go with it:
-    uploads of at most ``max_upload`` bytes, one file a request, and the state of at most ``sessions`` sessions."""
+    uploads of at most ``max_upload`` bytes, one file a request, and the state of at most ``sessions`` sessions,
+    ``sessions_per_visitor`` of them any one visitor's."""
     internals.closing_extras(demo)
     internals.checking_inputs(demo)  # too few values, or a value of the wrong shape: a message, not a bare error
     believing_only(TrustedProxies.from_environment())  # X-Forwarded-For from the declared proxies only
@@ -62,7 +63,7 @@ def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int) -> dict[s
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         internals.serving_no_extra_paths(demo)
-        internals.sharing_sessions_fairly(app.state_holder, SessionOwners(), session_ended)
+        internals.sharing_sessions_fairly(app.state_holder, SessionOwners(), session_ended, sessions_per_visitor)
         sweeping = asyncio.create_task(sweeper.run())
         try:
             yield

@@ -15,8 +15,9 @@ used session goes first).
 
 :data:`current_visitor` holds the visitor of the request being served (set by
 :class:`~webapp.request_guard.RequestGuard`); :class:`SessionOwners` records which
-visitor opened each of Gradio's sessions and, when there are too many, picks the one
-to drop: the least recently used session of whoever holds the most.
+visitor opened each of Gradio's sessions and picks the ones to drop: a visitor's own
+least recently used session once they hold more than their share, and when there are
+too many in all, the least recently used session of whoever holds the most.
 """
 
 from __future__ import annotations
@@ -153,3 +154,10 @@ class SessionOwners:
         held = Counter(self.owner(session) for session in order)
         most = max(held.values())
         return next(session for session in order if held[self.owner(session)] == most)
+
+    def beyond_share(self, sessions: Iterable[str], visitor: str, share: int) -> list[str]:
+        """Of ``sessions`` (least recently used first), those of ``visitor`` beyond the ``share`` they most
+        recently used: the ones to drop so that one visitor, opening session after session (a script, a client
+        that reconnects), pins no more of the server's memory than ``share`` sessions' state."""
+        own = [session for session in sessions if self.owner(session) == visitor]
+        return own[: max(0, len(own) - share)]
