@@ -27,6 +27,7 @@ import gradio as gr
 
 from styletransfer.device import limit_heap_arenas
 from styletransfer.pool import WORKERS_ENV, PoolSetting
+from webapp.fair_queue import jobs_per_visitor
 from webapp.fitting import target_seconds
 from webapp.hardening import launch_options
 from webapp.jobs import Studio
@@ -41,7 +42,8 @@ MAX_UPLOAD = 50 * 2**20
 #: beyond this the least recently used of whoever holds the most goes. Gradio's default, 10000, could fill a
 #: Space's memory.
 SESSIONS_KEPT = 200
-#: Sessions of any one visitor (an address) whose state is kept: a fifth drops their least recently used. Each new
+#: Sessions of any one visitor (an address) whose state is kept, for each job a visitor may have
+#: (``STYLETRANSFER_JOBS_PER_VISITOR``, 1 unless set): a fifth drops their least recently used. Each new
 #: session costs the server about 0.3 MB (120 new sessions, one job each, raised it 47 MB; 120 jobs in one session,
 #: 6 MB), so a client that opens session after session would otherwise pin memory up to ``SESSIONS_KEPT``.
 SESSIONS_PER_VISITOR = 4
@@ -98,7 +100,10 @@ def launch(demo: gr.Blocks, *, prevent_thread_lock: bool = False, **server: Any)
         **server,
         **LAUNCH_STYLE,
         **launch_options(
-            demo, max_upload=MAX_UPLOAD, sessions=SESSIONS_KEPT, sessions_per_visitor=SESSIONS_PER_VISITOR
+            demo,
+            max_upload=MAX_UPLOAD,
+            sessions=SESSIONS_KEPT,
+            sessions_per_visitor=SESSIONS_PER_VISITOR * jobs_per_visitor(),
         ),
         footer_links=["api", "settings"],
         prevent_thread_lock=prevent_thread_lock,
