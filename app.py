@@ -43,7 +43,7 @@ MAX_UPLOAD = 50 * 2**20
 #: Space's memory.
 SESSIONS_KEPT = 200
 #: Sessions of any one visitor (an address) whose state is kept, for each job a visitor may have
-#: (``STYLETRANSFER_JOBS_PER_VISITOR``, 1 unless set): a fifth drops their least recently used. Each new
+#: (``STYLETRANSFER_JOBS_PER_VISITOR``, 1 unless set); one more drops their least recently used. Each new
 #: session costs the server about 0.3 MB (120 new sessions, one job each, raised it 47 MB; 120 jobs in one session,
 #: 6 MB), so a client that opens session after session would otherwise pin memory up to ``SESSIONS_KEPT``.
 SESSIONS_PER_VISITOR = 4

@@ -114,7 +114,8 @@ class Stylizer:
         return f"{device_label(self.device, self.precision)}; weights: {self.weights.description}"
 
     def network(self, layers: Sequence[str], pooling: str) -> VGG19Features:
-        """The feature extractor for these layers and pooling, built once and kept."""
+        """The feature extractor for these layers and pooling, built once and kept; it runs in this stylizer's
+        precision (bf16 features where :attr:`precision` is ``"bf16"``)."""
         key = (tuple(layers), pooling)
         if key not in self._networks:
             dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32

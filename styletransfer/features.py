@@ -60,7 +60,7 @@ class VGG19Features(nn.Module):
     applied inside, in the input's precision, and the convolutions then run in
     ``dtype``: their weights are stored in it once, so that a bf16 network casts
     no weights while it runs (autocast would cast them afresh at every call,
-    26 MB for the whole trunk, the larger part of a small job's working memory).
+    26 MB for a trunk to relu5_1, about half of a small job's working memory).
     Only the layers up to the deepest requested one are built.
     """
 

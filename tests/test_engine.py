@@ -39,7 +39,7 @@ def final_event(events) -> Progress:
 def judge(stylizer: Stylizer, image, content, style) -> tuple[float, float]:
     """(style distance, content distance) of ``image`` as the benchmark's judge defines them."""
     config = StyleConfig()
-    net = stylizer.network(config.network_layers, "max")
+    net = Stylizer(stylizer.weights, device="cpu", precision="fp32").network(config.network_layers, "max")
     size = image.size
     with torch.no_grad():
         out = net(to_tensor(image))

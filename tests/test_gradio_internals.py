@@ -353,3 +353,18 @@ def test_gradio_keeps_each_queued_events_files_in_its_data():
     finally:
         release.set()
         demo.close()
+
+
+def test_a_session_with_a_job_in_the_queue_is_kept_beyond_the_visitors_share():
+    demo, _ = build()
+    holder = StateHolder()
+    holder.set_blocks(demo)
+    ended = []
+    sharing_sessions_fairly(holder, SessionOwners(), ended.append, per_visitor=1, busy=lambda: {"running"})
+    for session in ("running", "m1", "m2"):
+        token = current_visitor.set("me")
+        holder[session]
+        current_visitor.reset(token)
+    assert list(holder.session_data) == ["running", "m2"] and ended == ["m1"]
+    with pytest.raises(ValueError, match="at least one session"):
+        sharing_sessions_fairly(holder, SessionOwners(), ended.append, per_visitor=0)

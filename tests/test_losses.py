@@ -87,20 +87,23 @@ def test_style_layer_weights_choose_how_much_each_layer_counts():
 def test_the_second_moments_gradient_is_autograds_of_the_plain_product(kind, region):
     # The second moment's own backward (one product of the weighed features with the symmetrised gradient)
     # against autograd through the plain sum of s·f·fᵀ, for an incoming gradient that is not symmetric, for the
-    # whole picture and for a region's weighted positions.
+    # whole picture and for a region's weighted positions, with the mean's gradient added for Wasserstein.
     generator = torch.Generator().manual_seed(3)
     maps = torch.randn(2, 5, 3, 4, generator=generator)  # (N, C, H, W)
     weights = torch.rand(2, 1, 3, 4, generator=generator) if region else None
     shares = position_shares(weights, (3, 4))
     incoming = torch.randn(2, 5, 5, generator=generator)
+    incoming_mean = torch.randn(2, 5, generator=generator)
     gradients = []
     for ours in (True, False):
         features = maps.clone().requires_grad_(True)
         if ours:
-            second = moments(features, shares, kind)[-1]
+            parts = moments(features, shares, kind)
         else:
             share_map = torch.as_tensor(shares).expand(2, 1, 3, 4)
             second = torch.einsum("nchw,ndhw->ncd", features * share_map, features)
-        (second * incoming).sum().backward()
+            parts = (second,) if kind == "gram" else ((features * share_map).sum(dim=(2, 3)), second)
+        loss = (parts[-1] * incoming).sum() + (0 if kind == "gram" else (parts[0] * incoming_mean).sum())
+        loss.backward()
         gradients.append(features.grad)
     assert torch.allclose(gradients[0], gradients[1], rtol=1e-5, atol=1e-6)

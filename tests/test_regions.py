@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from styletransfer import ImageError, StyleConfig
+from styletransfer import ImageError, StyleConfig, Stylizer
 from styletransfer.losses import gram_matrix, relative_distance
 
 from .conftest import EXAMPLES
@@ -43,7 +43,7 @@ def right(picture: Image.Image) -> np.ndarray:
 
 def texture_distance(stylizer, part: np.ndarray, painting) -> float:
     """The texture style distance (relu1_1…relu3_1 Grams) of a part of a picture from a painting."""
-    net = stylizer.network(TEXTURE_LAYERS, "max")
+    net = Stylizer(stylizer.weights, device="cpu", precision="fp32").network(TEXTURE_LAYERS, "max")
     with Image.open(painting) as opened:
         style = opened.convert("RGB").resize((128, 102), Image.Resampling.LANCZOS)
 

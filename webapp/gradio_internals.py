@@ -229,12 +229,17 @@ def refusing_urls(widget: Widget) -> Widget:
 
 
 def sharing_sessions_fairly(
-    holder: StateHolder, owners: SessionOwners, ended: Callable[[str], None], per_visitor: int
+    holder: StateHolder,
+    owners: SessionOwners,
+    ended: Callable[[str], None],
+    per_visitor: int,
+    busy: Callable[[], set[str]] = set,
 ) -> None:
     """Make ``holder`` (Gradio's sessions) record each session's visitor (:data:`~webapp.visitors.current_visitor`
-    when it is opened), keep at most ``per_visitor`` sessions of any one visitor (their least recently used go
-    first) and, when there are more sessions than its capacity, drop the one ``owners`` picks; then call ``ended``
-    with the id of each session dropped.
+    when it is opened, which is when its first event joins the queue), keep at most ``per_visitor`` sessions of
+    any one visitor (their least recently used go first, but never one that ``busy`` names: a session with a job
+    waiting or running keeps the job's state) and, when there are more sessions than its capacity, drop the one
+    ``owners`` picks; then call ``ended`` with the id of each session dropped.
 
     Relies on: ``StateHolder.__getitem__`` making a session it does not have and calling ``holder.update`` (looked
     up on the instance) with its id, and ``update`` alone dropping sessions, from ``session_data`` (an
@@ -242,13 +247,19 @@ def sharing_sessions_fairly(
     ``holder.capacity``.
     """
 
+    if per_visitor < 1:
+        raise ValueError(f"A visitor must keep at least one session, not {per_visitor}.")
+
     def update(session: str) -> None:
-        dropped = []
+        dropped: list[str] = []
         with holder.lock:
             if session in holder.session_data:
                 holder.session_data.move_to_end(session)
                 owners.note(session, current_visitor.get())
-                dropped.extend(owners.beyond_share(holder.session_data, owners.owner(session), per_visitor))
+                over = owners.beyond_share(holder.session_data, owners.owner(session), per_visitor)
+                if over:
+                    in_queue = busy()
+                    dropped.extend(drop for drop in over if drop not in in_queue)
             while len(holder.session_data) - len(dropped) > holder.capacity:
                 dropped.append(owners.to_drop(s for s in holder.session_data if s not in dropped))
             for drop in dropped:
@@ -287,9 +298,6 @@ def files_in_queue(demo: gr.Blocks) -> set[str]:
     ``demo._queue.event_queue_per_concurrency_id[…].queue`` and running ones in ``active_jobs`` (lists of events or
     ``None``), each ``Event`` with its request's values as sent in ``data.data``, a file as a dict with its
     ``path``."""
-    queue = demo._queue
-    events = [event for waiting in list(queue.event_queue_per_concurrency_id.values()) for event in list(waiting.queue)]
-    events += [event for job in list(queue.active_jobs) if job for event in job]
     paths: set[str] = set()
 
     def collect(value: Any) -> None:
@@ -302,9 +310,21 @@ def files_in_queue(demo: gr.Blocks) -> set[str]:
             for part in value:
                 collect(part)
 
-    for event in events:
+    for event in _queued_events(demo):
         collect(getattr(event.data, "data", None))
     return paths
+
+
+def sessions_in_queue(demo: gr.Blocks) -> set[str]:
+    """The sessions with an event waiting or running in ``demo``'s queue (each ``Event``'s ``session_hash``; see
+    :func:`files_in_queue` for what it relies on)."""
+    return {event.session_hash for event in _queued_events(demo) if event.session_hash}
+
+
+def _queued_events(demo: gr.Blocks) -> list[Any]:
+    queue = demo._queue
+    events = [event for waiting in list(queue.event_queue_per_concurrency_id.values()) for event in list(waiting.queue)]
+    return events + [event for job in list(queue.active_jobs) if job for event in job]
 
 
 def limiting_jobs(

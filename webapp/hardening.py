@@ -63,7 +63,13 @@ def launch_options(demo: gr.Blocks, *, max_upload: int, sessions: int, sessions_
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         internals.serving_no_extra_paths(demo)
-        internals.sharing_sessions_fairly(app.state_holder, SessionOwners(), session_ended, sessions_per_visitor)
+        internals.sharing_sessions_fairly(
+            app.state_holder,
+            SessionOwners(),
+            session_ended,
+            sessions_per_visitor,
+            busy=lambda: internals.sessions_in_queue(demo),
+        )
         sweeping = asyncio.create_task(sweeper.run())
         try:
             yield

@@ -10,8 +10,7 @@ sending the header; with no trusted proxy declared (a local run, ``--share``), e
 visitor is its connection's address. The server (uvicorn) is told the same proxies
 (:func:`believing_only`), since it rewrites the connection's address from their
 header before the app sees it. Behind a proxy that adds no header, every
-visitor is the proxy, and the sharing below is then Gradio's own (the least recently
-used session goes first).
+visitor is the proxy, and all of them then share one visitor's sessions and jobs.
 
 :data:`current_visitor` holds the visitor of the request being served (set by
 :class:`~webapp.request_guard.RequestGuard`); :class:`SessionOwners` records which
