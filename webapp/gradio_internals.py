@@ -237,9 +237,10 @@ def sharing_sessions_fairly(
 ) -> None:
     """Make ``holder`` (Gradio's sessions) record each session's visitor (:data:`~webapp.visitors.current_visitor`
     when it is opened, which is when its first event joins the queue), keep at most ``per_visitor`` sessions of
-    any one visitor (their least recently used go first, but never one that ``busy`` names: a session with a job
-    waiting or running keeps the job's state) and, when there are more sessions than its capacity, drop the one
-    ``owners`` picks; then call ``ended`` with the id of each session dropped.
+    any one visitor (looked at as each new session opens: their least recently used go first, but never one that
+    ``busy`` names: a session with a job waiting or running keeps the job's state) and, when there are more
+    sessions than its capacity, drop the one ``owners`` picks; then call ``ended`` with the id of each session
+    dropped.
 
     Relies on: ``StateHolder.__getitem__`` making a session it does not have and calling ``holder.update`` (looked
     up on the instance) with its id, and ``update`` alone dropping sessions, from ``session_data`` (an
@@ -255,8 +256,8 @@ def sharing_sessions_fairly(
         with holder.lock:
             if session in holder.session_data:
                 holder.session_data.move_to_end(session)
-                owners.note(session, current_visitor.get())
-                over = owners.beyond_share(holder.session_data, owners.owner(session), per_visitor)
+                opened = owners.note(session, current_visitor.get())
+                over = opened and owners.beyond_share(holder.session_data, owners.owner(session), per_visitor)
                 if over:
                     in_queue = busy()
                     dropped.extend(drop for drop in over if drop not in in_queue)

@@ -134,9 +134,12 @@ class SessionOwners:
     def __init__(self) -> None:
         self._owner: dict[str, str] = {}
 
-    def note(self, session: str, visitor: str) -> None:
-        """Record that ``visitor`` opened ``session``, unless it is known already."""
-        self._owner.setdefault(session, visitor)
+    def note(self, session: str, visitor: str) -> bool:
+        """Record that ``visitor`` opened ``session``, unless it is known already; whether it was new."""
+        if session in self._owner:
+            return False
+        self._owner[session] = visitor
+        return True
 
     def forget(self, session: str) -> None:
         """``session`` has ended."""
