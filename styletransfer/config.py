@@ -58,7 +58,7 @@ class StyleConfig:
         low=0.001, high=1.0, step=0.001, row=3,
     )  # fmt: skip
     style_strength: float = setting(
-        2.0, "number", "Style strength (log₁₀ of the style weight)",
+        1.8, "number", "Style strength (log₁₀ of the style weight)",
         "log10 of the style weight: 2 means style counts 100× one unit of content",
         low=-1.0, high=4.0, step=0.1, row=2,
     )  # fmt: skip

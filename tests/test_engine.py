@@ -235,37 +235,97 @@ def test_adam_optimiser_also_stylizes(stylizer, content_image, style_image):
     assert events[-1].losses["style"] < events[0].losses["style"] / 2
 
 
-def toy_step(start: float, target: float):
+def toy_step(start: float, target: float, width: float = 0.1):
     """One L-BFGS step function of the engine's on a picture of four pixels at ``start``, pulled towards ``target``
-    by a pseudo-Huber loss: nearly flat curvature far from its minimum, so L-BFGS's curvature estimate after its
-    first, short step is tiny and its unit step flies far past the minimum."""
+    by a pseudo-Huber loss of ``width``: nearly flat curvature far from its minimum, so L-BFGS's curvature estimate
+    after its first, short step is tiny and its unit step flies far past the minimum."""
     image = torch.full((1, 1, 2, 2), start, requires_grad=True)
 
     def evaluate(picture: torch.Tensor) -> dict[str, torch.Tensor]:
-        total = (1 + (picture - target) ** 2).sqrt().sum()
+        total = (width**2 + (picture - target) ** 2).sqrt().sum()
         total.backward()
         return {"total": total.detach()}
 
     return image, engine._make_step(image, evaluate, StyleConfig(), history=10)
 
 
+def recorded_steps(monkeypatch) -> list[float]:
+    """The length of every L-BFGS step the engine takes from now on, as L-BFGS's state holds it after the cap (the
+    most it moves a pixel, before the picture is clamped to the range)."""
+    steps: list[float] = []
+    shorten = engine._shorten_overlong_step
+
+    def measured(optimizer, image):
+        shorten(optimizer, image)
+        state = optimizer.state[image]
+        steps.append(float(state["t"]) * float(state["d"].abs().max()))
+
+    monkeypatch.setattr(engine, "_shorten_overlong_step", measured)
+    return steps
+
+
 @pytest.mark.parametrize("cap", [engine.MAX_STEP, float("inf")])
 def test_l_bfgs_steps_are_held_to_the_pixel_range(cap, monkeypatch):
-    """The cap on a problem whose numbers do not depend on the CPU kind: uncapped, L-BFGS's second step moves the
-    pixels by hundreds of ranges; capped, no step moves them by more than :data:`~styletransfer.engine.MAX_STEP`, and
-    the loss falls at every step."""
+    """The cap on a problem whose numbers do not depend on the CPU kind, its minimum inside the range: uncapped,
+    L-BFGS's second step is tens of ranges long; capped, no step is longer than
+    :data:`~styletransfer.engine.MAX_STEP`. Either way the picture never leaves [0, 1] and ends at the minimum."""
     monkeypatch.setattr(engine, "MAX_STEP", cap)
-    image, step = toy_step(0.0, 10.0)
-    moves, losses = [], []
-    for _ in range(6):
-        before = image.detach().clone()
+    steps = recorded_steps(monkeypatch)
+    image, step = toy_step(0.0, 0.9)
+    losses, pixels = [], []
+    for _ in range(8):
         losses.append(float(step()["total"]))
-        moves.append(float((image.detach() - before).abs().max()))
+        pixels.append(image.detach().clone())
+    assert all(float(picture.min()) >= 0 and float(picture.max()) <= 1 for picture in pixels)
+    assert float((pixels[-1] - 0.9).abs().max()) < 0.05
     if cap == float("inf"):
-        assert max(moves) > 100
+        assert max(steps) > 10
     else:
-        assert max(moves) == pytest.approx(cap, rel=1e-4) and all(move <= cap * (1 + 1e-4) for move in moves)
-        assert losses == sorted(losses, reverse=True)
+        assert max(steps) == pytest.approx(cap, rel=1e-4) and all(length <= cap * (1 + 1e-4) for length in steps)
+
+
+def test_l_bfgs_remembers_the_step_the_clamp_left(monkeypatch):
+    """Where the clamp cuts a step short, L-BFGS's remembered step (``d·t``, from which it forms its next curvature
+    pair) is the change the picture really made, not the step it proposed."""
+    _, step = toy_step(0.0, 0.9)
+    steps = []  # (proposed, remembered, made) for every step
+    keep = engine._keep_in_range
+
+    def watched(optimizer, picture):
+        state = optimizer.state[picture]
+        proposed = (state["d"].view_as(picture) * state["t"]).clone()
+        before = picture.detach() - proposed
+        keep(optimizer, picture)
+        steps.append((proposed, state["d"].view_as(picture) * state["t"], picture.detach() - before))
+
+    monkeypatch.setattr(engine, "_keep_in_range", watched)
+    for _ in range(4):
+        step()
+    assert any(not torch.allclose(proposed, made) for proposed, _, made in steps)  # the clamp cut some step short
+    assert all(torch.allclose(remembered, made, atol=1e-6) for _, remembered, made in steps)
+
+
+def test_every_l_bfgs_step_leaves_the_picture_in_range(stylizer, content_image, style_image, monkeypatch):
+    """The picture L-BFGS optimises is the one a user gets: clamped to [0, 1] after every step, at every scale, so
+    that the optimiser's loss is the loss of that picture (the network would read pixels beyond the range)."""
+    seen: list[tuple[float, float]] = []
+    step_of = engine._make_step
+
+    def watched(image, evaluate, config, history):
+        step = step_of(image, evaluate, config, history)
+
+        def checked():
+            terms = step()
+            seen.append((float(image.min()), float(image.max())))
+            return terms
+
+        return checked
+
+    monkeypatch.setattr(engine, "_make_step", watched)
+    final = stylizer.stylize_image(content_image, style_image, **FAST, style_strength=3.0)
+    assert len(seen) == FAST["iterations"] + FAST["coarse_iterations"] * (FAST["scales"] - 1)
+    assert all(low >= 0.0 and high <= 1.0 for low, high in seen)
+    assert final.size == (128, 85)
 
 
 def test_an_overlong_l_bfgs_step_is_shortened_and_the_run_recovers(stylizer, monkeypatch):
@@ -279,15 +339,7 @@ def test_an_overlong_l_bfgs_step_is_shortened_and_the_run_recovers(stylizer, mon
     fp32 = Stylizer(stylizer.weights, device="cpu", precision="fp32")
     cat, rhone = EXAMPLES / "cat.jpg", EXAMPLES / "paintings" / "starry_night_over_the_rhone_van_gogh_1888.jpg"
     config = StyleConfig(size=128, scales=1, iterations=40, preview_every=0, style_layer_weights=(256, 64, 64, 4, 1))
-    steps: list[float] = []
-    shorten = engine._shorten_overlong_step
-
-    def measured(optimizer, image):
-        shorten(optimizer, image)
-        state = optimizer.state[image]
-        steps.append(float(state["t"]) * float(state["d"].abs().max()))
-
-    monkeypatch.setattr(engine, "_shorten_overlong_step", measured)
+    steps = recorded_steps(monkeypatch)
     losses = [event.losses["total"] for event in fp32.stylize(cat, rhone, config)]
     assert len(steps) == 40 and max(steps) == pytest.approx(engine.MAX_STEP)  # it did overshoot, and was capped
     assert losses[-1] < 3 and largest_jump(losses) < 100
