@@ -634,6 +634,7 @@ def _make_step(image: Tensor, evaluate: Evaluation, config: StyleConfig, history
     def closure() -> Tensor:
         optimizer.zero_grad(set_to_none=True)
         terms = evaluate(image)
+        _hold_pixels_at_the_ends(image)
         last_terms.append(terms)
         return terms["total"]
 
@@ -661,6 +662,17 @@ def _shorten_overlong_step(optimizer: torch.optim.LBFGS, image: Tensor) -> None:
         with torch.no_grad():
             image.add_(direction.view_as(image), alpha=shorter - length)
         state["t"] = shorter
+
+
+def _hold_pixels_at_the_ends(image: Tensor) -> None:
+    """Zero the gradient of every pixel at an end of [0, 1] that the gradient would push beyond it: L-BFGS then
+    treats those pixels as fixed until their gradient turns back into the range, instead of proposing a move the
+    clamp takes back at every step (see :func:`_keep_in_range`). Without it, a 96 px job with a mask clamped its
+    way into jumps at the output scale and ended far from the photo outside the mask (20.6 levels of 255 against
+    5.9 with it)."""
+    with torch.no_grad():
+        grad = image.grad
+        grad.masked_fill_(((image <= 0) & (grad > 0)) | ((image >= 1) & (grad < 0)), 0.0)
 
 
 def _keep_in_range(optimizer: torch.optim.LBFGS, image: Tensor) -> None:

@@ -305,6 +305,15 @@ def test_l_bfgs_remembers_the_step_the_clamp_left(monkeypatch):
     assert all(torch.allclose(remembered, made, atol=1e-6) for _, remembered, made in steps)
 
 
+def test_pixels_at_an_end_of_the_range_are_held_where_the_gradient_pushes_them_out():
+    """A pixel at 0 whose gradient would lower it, or at 1 whose gradient would raise it, gets no gradient; one
+    that the gradient moves back into the range, or any pixel inside it, keeps its own."""
+    image = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.5, 0.5], requires_grad=True)
+    image.grad = torch.tensor([2.0, -2.0, -3.0, 3.0, 4.0, -4.0])
+    engine._hold_pixels_at_the_ends(image)
+    assert image.grad.tolist() == [0.0, -2.0, 0.0, 3.0, 4.0, -4.0]
+
+
 def test_every_l_bfgs_step_leaves_the_picture_in_range(stylizer, content_image, style_image, monkeypatch):
     """The picture L-BFGS optimises is the one a user gets: clamped to [0, 1] after every step, at every scale, so
     that the optimiser's loss is the loss of that picture (the network would read pixels beyond the range)."""
