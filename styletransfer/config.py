@@ -34,7 +34,7 @@ class StyleConfig:
         low=MIN_SIDE, high=16384, step=16, row=0, short_flag="-s",
     )  # fmt: skip
     iterations: int = setting(
-        60, "whole", "Iterations at full size", "optimiser iterations at the output size",
+        40, "whole", "Iterations at full size", "optimiser iterations at the output size",
         low=1, high=100_000, step=1, row=0, short_flag="-i",
     )  # fmt: skip
     coarse_iterations: int = setting(

@@ -7,7 +7,15 @@ import pytest
 from styletransfer import StyleConfig
 from styletransfer.engine import scale_plan
 from webapp import layout
-from webapp.fitting import SMALLEST_GOOD_SIZE, Speed, fit_defaults, measure_speed, target_seconds
+from webapp.fitting import (
+    CANDIDATE_SIZES,
+    HEADROOM,
+    SMALLEST_GOOD_SIZE,
+    Speed,
+    fit_defaults,
+    measure_speed,
+    target_seconds,
+)
 
 BASE = StyleConfig(size=384, preview_every=5)
 
@@ -22,18 +30,26 @@ def test_a_job_costs_each_scales_iterations_at_that_scales_size():
 
 @pytest.mark.parametrize(
     ("seconds_per_megapixel", "size"),
-    [(1.0, 512), (4.5, 384), (6.0, 320), (200.0, SMALLEST_GOOD_SIZE)],
+    [(1.0, 512), (3.5, 480), (4.5, 416), (6.0, 352), (200.0, SMALLEST_GOOD_SIZE)],
 )
-def test_the_largest_size_that_fits_the_target_is_chosen(seconds_per_megapixel, size):
+def test_the_largest_size_predicted_within_the_headroom_of_the_target_is_chosen(seconds_per_megapixel, size):
     speed = Speed(fixed_seconds=0.0, seconds_per_megapixel=seconds_per_megapixel)
     fitted = fit_defaults(BASE, speed, target=60)
     assert fitted.config.size == size
     assert fitted.config.updated(size=BASE.size) == BASE  # nothing but the size changes
-    bigger = [s for s in (512, 448, 384, 320, 256) if s > size]
-    for other in bigger:  # every larger size would have been over the target
+    for other in [s for s in CANDIDATE_SIZES if s > size]:  # every larger size was predicted past the headroom
         bigger_job = BASE.updated(size=other)
-        assert speed.job_seconds(scale_plan((3000, 3000), bigger_job), bigger_job) > 60  # a square photo's
+        assert speed.job_seconds(scale_plan((3000, 3000), bigger_job), bigger_job) > HEADROOM * 60  # a square photo's
     assert fitted.fits == (fitted.predicted_seconds <= 60)
+
+
+def test_a_job_predicted_just_under_the_target_is_not_chosen():
+    # 512 px is predicted at 95 % of the minute: inside the target, outside the headroom a machine's swings need.
+    job = BASE.updated(size=512)
+    work = sum(w * h * steps for (w, h), steps in scale_plan((1000, 1000), job)) / 1e6
+    fitted = fit_defaults(BASE, Speed(fixed_seconds=0.0, seconds_per_megapixel=0.95 * 60 / work), target=60)
+    # 480 px, with (480/512)² of the pixels, is predicted at 84 % of it: past the headroom too.
+    assert fitted.config.size == 448 and fitted.predicted_seconds <= HEADROOM * 60
 
 
 def test_a_slow_device_keeps_the_smallest_good_size_and_says_it_is_over():
