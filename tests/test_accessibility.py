@@ -215,9 +215,11 @@ def test_the_controls_are_named_by_what_they_show(browser, app_url):
 def test_a_whole_job_by_keyboard_with_the_focus_always_visible(browser, app_url, studio):
     page = open_page(browser, app_url)
 
-    # Upload the photo: the upload area opens the file chooser on Space (Gradio's upload ignores Enter).
-    tab_to(page, page.locator("#content-image button.upload-container"))
+    # Upload the photo: the upload area opens the file chooser on Space (Gradio's upload ignores Enter). The wait
+    # for the chooser starts before the Tabs: Playwright turns on its interception of file choosers asynchronously,
+    # and a Space pressed at once could reach the page before that (the chooser then opens natively, unseen).
     with page.expect_file_chooser() as chooser:
+        tab_to(page, page.locator("#content-image button.upload-container"))
         page.keyboard.press("Space")
     chooser.value.set_files(EXAMPLES / "coffee.jpg")
     expect(page.locator("#content-image .image-frame img")).to_be_visible()
