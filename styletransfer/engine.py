@@ -322,7 +322,9 @@ class Stylizer:
             keep = regions.keep_weights((width, height), self.device) if regions is not None else None
             if initial is not None and image is None:
                 image = images.to_tensor(initial, self.device)
-            image = _initial_image(image, target_content, styles[0], config.init, generator)
+            image = _initial_image(
+                image, target_content, styles[0], config.init, generator, after_coarser_scale=scale > 0
+            )
             objective = self._objective(net, target_content, styles, blend, configs[scale], regions, tiles, budget)
             image.requires_grad_(True)
             extra = extra_terms if scale == len(plan) - 1 else None
@@ -562,12 +564,29 @@ def _finish(image: Tensor, content: Tensor, mode: str, keep: Tensor | None = Non
 
 
 def _initial_image(
-    previous: Tensor | None, content: Tensor, style: Tensor, init: str, generator: torch.Generator
+    previous: Tensor | None,
+    content: Tensor,
+    style: Tensor,
+    init: str,
+    generator: torch.Generator,
+    *,
+    after_coarser_scale: bool = False,
 ) -> Tensor:
-    """The starting image of a scale: the previous scale's result upsampled, or the chosen init."""
+    """The starting image of a scale: ``previous`` (the picture the job starts from, or the coarser scale's result)
+    resized, or the chosen init.
+
+    After a coarser scale, the photo's fine detail that the coarser scale could not hold is added back: the start
+    is this scale's photo plus the coarser scale's change to the photo, upsampled, instead of a blur for the
+    optimiser to sharpen. On tubingen × The Starry Night at 512 px (bf16) the output scale's objective after 10 of
+    its 40 iterations fell from 1.11 to 0.87, and at the end from 0.653 to 0.632 (the benchmarks' README, "The
+    change upsampled")."""
     size = content.shape[-2:]
     if previous is not None:
-        return F.interpolate(previous, size=size, mode="bicubic", align_corners=False).clamp(0, 1).contiguous()
+        upsampled = F.interpolate(previous, size=size, mode="bicubic", align_corners=False)
+        if after_coarser_scale:
+            coarse_photo = F.interpolate(content, size=previous.shape[-2:], mode="bilinear", antialias=True)
+            upsampled = upsampled + content - F.interpolate(coarse_photo, size=size, mode="bicubic")
+        return upsampled.clamp(0, 1).contiguous()
     if init == "noise":
         return torch.rand(content.shape, generator=generator).to(content.device)
     if init == "style":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from benchmarks.judge import judge_network
 from benchmarks.jumps import largest_jump
@@ -312,6 +313,24 @@ def test_pixels_at_an_end_of_the_range_are_held_where_the_gradient_pushes_them_o
     image.grad = torch.tensor([2.0, -2.0, -3.0, 3.0, 4.0, -4.0])
     engine._hold_pixels_at_the_ends(image)
     assert image.grad.tolist() == [0.0, -2.0, 0.0, 3.0, 4.0, -4.0]
+
+
+def test_a_finer_scale_starts_from_its_own_photo_plus_the_coarser_scales_change_upsampled():
+    """A coarser scale that left its photo as it was hands the finer scale the finer photo itself, every fine
+    detail of it, where resizing the coarser picture gives a blur; a change the coarser scale made (here a uniform
+    tint) comes along."""
+    generator = torch.Generator().manual_seed(0)
+    photo = to_tensor(Image.open(EXAMPLES / "cat.jpg")).clamp(0.1, 0.9)[..., :96, :128]
+    coarse_photo = torch.nn.functional.interpolate(photo, size=(48, 64), mode="bilinear", antialias=True)
+
+    def start(coarse_result: torch.Tensor, after_coarser_scale: bool) -> torch.Tensor:
+        return engine._initial_image(
+            coarse_result, photo, photo, "content", generator, after_coarser_scale=after_coarser_scale
+        )
+
+    assert torch.allclose(start(coarse_photo, True), photo, atol=1e-6)
+    assert (start(coarse_photo, False) - photo).abs().mean() > 0.01  # a job's own starting picture, resized
+    assert torch.allclose(start(coarse_photo + 0.05, True), photo + 0.05, atol=1e-5)
 
 
 def test_every_l_bfgs_step_leaves_the_picture_in_range(stylizer, content_image, style_image, monkeypatch):
