@@ -66,37 +66,41 @@ def moments(features: Tensor, shares: Shares, kind: str) -> Moments:
     n, c, h, w = features.shape
     # Positions × channels: a view of the network's channels-last maps, where channels × positions is a copy (in
     # the forward and again in the backward pass); 8 % of an evaluation at 384 px on an AVX2 CPU, same result.
-    flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c).float()
+    flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
     if isinstance(shares, float):
         second = _SecondMoment.apply(flat, shares)  # no weighted copy of the features
-        first = flat.sum(dim=1) * shares if kind == "wasserstein" else None
+        first = flat.float().sum(dim=1) * shares if kind == "wasserstein" else None
     else:
-        weighted = flat * shares.reshape(shares.shape[0], h * w, 1)
+        weighted = flat.float() * shares.reshape(shares.shape[0], h * w, 1)
         second = _SecondMoment.apply(flat, weighted)
         first = weighted.sum(dim=1) if kind == "wasserstein" else None
     return (second,) if first is None else (first, second)
 
 
 class _SecondMoment(torch.autograd.Function):
-    """Σ s·f·fᵀ over positions: ``flat`` (N, P, C) features by position, ``shares`` one number or the features
-    already weighed by their positions' shares (N, P, C).
+    """Σ s·f·fᵀ over positions, in fp32: ``flat`` (N, P, C) features by position, in the network's precision,
+    ``shares`` one number or the features already weighed by their positions' shares (N, P, C, fp32).
 
     The result is symmetric, so its gradient with respect to the features is the weighed features times the
     symmetrised incoming gradient, one matrix product. Autograd's own backward of ``bmm(sᵀ·F, F)`` takes two
-    products of the same size and adds their results, one of them transposed."""
+    products of the same size and adds their results, one of them transposed. That product runs in the features'
+    own precision: the gradient it makes is theirs (bf16 features take a bf16 gradient), so an fp32 product would
+    only be rounded afterwards."""
 
     @staticmethod
     def forward(ctx, flat: Tensor, shares: Tensor | float) -> Tensor:
-        weighted = shares if isinstance(shares, Tensor) else flat
+        features = flat.float()
+        weighted = shares if isinstance(shares, Tensor) else features
         scale = 1.0 if isinstance(shares, Tensor) else shares
-        ctx.save_for_backward(weighted)
+        ctx.save_for_backward(flat if weighted is features else weighted.to(flat.dtype))
         ctx.scale = scale
-        return torch.bmm(weighted.transpose(1, 2), flat) * scale
+        return torch.bmm(weighted.transpose(1, 2), features) * scale
 
     @staticmethod
     def backward(ctx, gradient: Tensor) -> tuple[Tensor, None]:
         (weighted,) = ctx.saved_tensors
-        return torch.bmm(weighted, gradient + gradient.transpose(1, 2)) * ctx.scale, None
+        symmetric = ((gradient + gradient.transpose(1, 2)) * ctx.scale).to(weighted.dtype)
+        return torch.bmm(weighted, symmetric), None
 
 
 def statistics_of(parts: Moments, kind: str) -> Tensor:

@@ -107,3 +107,21 @@ def test_the_second_moments_gradient_is_autograds_of_the_plain_product(kind, reg
         loss.backward()
         gradients.append(features.grad)
     assert torch.allclose(gradients[0], gradients[1], rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_features_get_fp32_second_moments_and_a_bf16_gradient_within_its_rounding():
+    # bf16 features (a bf16 network's): the second moment is summed in fp32, as for fp32 features of the same
+    # values; its gradient comes back in bf16, the features' precision, within bf16's rounding of the fp32 one.
+    generator = torch.Generator().manual_seed(5)
+    maps = torch.randn(1, 8, 16, 16, generator=generator).to(torch.bfloat16)
+    incoming = torch.randn(1, 8, 8, generator=generator)
+    results = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        features = maps.to(dtype, copy=True).requires_grad_(True)
+        (second,) = moments(features, position_shares(None, (16, 16)), "gram")
+        (second * incoming).sum().backward()
+        results[dtype] = (second, features.grad)
+    (second_bf16, grad_bf16), (second_fp32, grad_fp32) = results[torch.bfloat16], results[torch.float32]
+    assert second_bf16.dtype == torch.float32 and torch.allclose(second_bf16, second_fp32, rtol=1e-5, atol=1e-6)
+    assert grad_bf16.dtype == torch.bfloat16
+    assert torch.allclose(grad_bf16.float(), grad_fp32, rtol=2e-2, atol=2e-2 * float(grad_fp32.abs().max()))
