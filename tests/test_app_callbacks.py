@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import torch
 from PIL import Image
 
 import app
-from styletransfer import OutOfMemoryError, Progress, StyleConfig
+from styletransfer import OutOfMemoryError, Progress, StyleConfig, load_image, scale_plan
 from tests.app_server import decode_video, wait_until
 from webapp import layout, render
+from webapp.fitting import Speed
 from webapp.job import Job, JobState
 from webapp.jobs import Studio
 from webapp.options import (
@@ -193,6 +195,35 @@ def test_a_run_streams_previews_then_the_final_picture_with_its_downloads(studio
     assert before.size == after.size == (72, 48) and after is image
     assert studio.meter.iterations - before_iterations == 9
     assert studio.meter.running == 0
+
+
+class RecordedPace:
+    """Stands in for the studio's :class:`~webapp.fitting.ServedPace`, keeping what it is told."""
+
+    factor = 1.0
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[float, float]] = []
+
+    def record(self, predicted_seconds: float, seconds: float) -> None:
+        self.jobs.append((predicted_seconds, seconds))
+
+
+def test_a_finished_job_teaches_the_served_pace_and_a_stopped_one_does_not(studio, monkeypatch):
+    speed = Speed(fixed_seconds=0.01, seconds_per_megapixel=1.0)
+    pace = RecordedPace()
+    monkeypatch.setattr(studio, "speed", speed)
+    monkeypatch.setattr(studio, "pace", pace)
+    start = time.monotonic()
+    deque(studio.stylize(CONTENT, STYLE, None, Job(), **options()), maxlen=0)
+    took = time.monotonic() - start
+    plan = scale_plan(load_image(CONTENT, max_side=TINY.size).size, TINY)
+    [(predicted, seconds)] = pace.jobs
+    assert predicted == pytest.approx(speed.job_seconds(plan, TINY))
+    assert 0 < seconds <= took
+    run = studio.stylize(CONTENT, STYLE, None, Job(), **options(time_limit=0.001))  # cut short by its time limit
+    deque(run, maxlen=0)
+    assert len(pace.jobs) == 1
 
 
 def test_closing_the_generator_stops_the_engine_at_once(studio):

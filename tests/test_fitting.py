@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from styletransfer import StyleConfig
 from styletransfer.engine import scale_plan
 from webapp import layout
 from webapp.fitting import (
+    APP_SLOWDOWN,
     CANDIDATE_SIZES,
     HEADROOM,
+    PROBE_SIZES,
     SMALLEST_GOOD_SIZE,
+    ServedPace,
     Speed,
+    TimeLeft,
     fit_defaults,
     measure_speed,
     target_seconds,
@@ -79,3 +85,45 @@ def test_measuring_the_real_device_gives_costs_that_grow_with_size_and_depth(sty
     # depends on the CPU kind: benchmarks/README.md); a job without the cut needs no such probe.
     assert speed.shallow_share != 1.0 and 0.05 <= speed.shallow_share <= 1.0
     assert measure_speed(stylizer, BASE.updated(output_depth="full")).shallow_share == 1.0
+
+
+class ScriptedDevice:
+    """Stands in for a stylizer: each probe job's iterations take the next of ``seconds``, in order of the calls."""
+
+    def __init__(self, *seconds: float) -> None:
+        self.seconds = list(seconds)
+
+    def stylize(self, content, style, config):
+        each = self.seconds.pop(0)
+        return (SimpleNamespace(elapsed=each * (i + 1)) for i in range(config.iterations))
+
+
+@pytest.mark.parametrize("rounds", [((0.2, 1.0), (0.1, 0.5)), ((0.1, 0.5), (0.3, 1.5))])
+def test_each_probe_size_counts_its_quickest_round(rounds):
+    # A busy round, first or last, is outweighed by a quiet one: the sizes are timed small, large, small, large.
+    device = ScriptedDevice(*(seconds for round_ in rounds for seconds in round_))
+    speed = measure_speed(device, BASE.updated(output_depth="full"))
+    assert not device.seconds  # every probe was run
+    assert speed.iteration_seconds(PROBE_SIZES[0]) == pytest.approx(APP_SLOWDOWN * 0.1)
+    assert speed.iteration_seconds(PROBE_SIZES[1]) == pytest.approx(APP_SLOWDOWN * 0.5)
+
+
+def test_the_served_pace_is_the_median_of_the_last_jobs_and_ignores_the_implausible():
+    pace = ServedPace()
+    assert pace.factor == 1.0  # nothing learnt yet: the start-up fit as it is
+    pace.record(predicted_seconds=20.0, seconds=30.0)
+    assert pace.factor == pytest.approx(1.5)
+    pace.record(20.0, 100.0)  # 5×: a job that waited on something else, not a pace
+    pace.record(20.0, 0.0)
+    assert pace.factor == pytest.approx(1.5)
+    for seconds in (22.0, 24.0, 26.0, 28.0, 28.0):  # the first job (1.5) drops out of the last five
+        pace.record(20.0, seconds)
+    assert pace.factor == pytest.approx(26.0 / 20.0)
+
+
+def test_the_time_left_starts_from_the_prediction_times_the_served_pace():
+    speed = Speed(fixed_seconds=0.0, seconds_per_megapixel=10.0)
+    plan = [((100, 100), 4), ((200, 100), 4)]  # 0.1 s, then 0.2 s an iteration
+    first = SimpleNamespace(iteration=1, elapsed=0.15)
+    assert TimeLeft(speed, plan, BASE).seconds_left(first) == pytest.approx(0.3 + 0.8)
+    assert TimeLeft(speed, plan, BASE, pace=1.5).seconds_left(first) == pytest.approx(1.5 * (0.3 + 0.8))

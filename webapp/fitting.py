@@ -7,12 +7,15 @@ iterations at two sizes and fits seconds per iteration as a fixed cost plus a
 cost per megapixel; :func:`fit_defaults` then picks the largest output size
 whose whole default job (every scale's iterations) is predicted to fit the
 target time, less a margin for the machine's swings (:data:`HEADROOM`), but never less than
-:data:`SMALLEST_GOOD_SIZE`.
+:data:`SMALLEST_GOOD_SIZE`. Each served job's real time then teaches :class:`ServedPace` how the served app runs
+against that prediction, and every later job's time left starts from the corrected figure.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
@@ -48,7 +51,11 @@ APP_SLOWDOWN = 1.1
 #: the output scales the fit chooses between: a cost per megapixel timed on small images alone underestimated a
 #: 512×512 iteration by a fifth (caches hold less of a larger picture's activations).
 PROBE_SIZES = ((128, 96), (384, 288))
-PROBE_ITERATIONS = 6
+PROBE_ITERATIONS = 4
+#: How many times the probes are timed, one size after the other; each size counts its quickest round. A busy
+#: moment at start-up (another process, the disk still flushing a fresh install) once made the whole probe 1.7×
+#: slow (AMX: "about 39 s" for the square job, then 23 s in the next start, the jobs themselves alike).
+PROBE_ROUNDS = 2
 
 
 @dataclass(frozen=True)
@@ -88,8 +95,10 @@ def measure_speed(stylizer: Stylizer, config: StyleConfig) -> Speed:
     bare engine timed here. Each probe counts its median iteration: on a shared virtual machine one iteration takes
     from half to one and a half times the median even when nothing else runs (measured on two AMX cores: 521 to
     1504 ms at 512×512, median 1046), so the quickest predicted whole jobs 30 % short, while one busy moment moves
-    the median little."""
-    seconds = [APP_SLOWDOWN * _seconds_per_iteration(stylizer, config, size) for size in PROBE_SIZES]
+    the median little. The probes run :data:`PROBE_ROUNDS` times and each size keeps its quickest round's median,
+    so that a start-up that was busy throughout one round does not set the size for the app's whole life."""
+    rounds = [[_seconds_per_iteration(stylizer, config, size) for size in PROBE_SIZES] for _ in range(PROBE_ROUNDS)]
+    seconds = [APP_SLOWDOWN * min(timed) for timed in zip(*rounds, strict=True)]
     (small, large), (t_small, t_large) = [w * h / 1e6 for w, h in PROBE_SIZES], seconds
     per_megapixel = max((t_large - t_small) / (large - small), 1e-9)
     fixed = max(t_small - per_megapixel * small, 0.0)
@@ -108,6 +117,40 @@ def _seconds_per_iteration(stylizer: Stylizer, config: StyleConfig, size: tuple[
     probe = config.updated(size=max(size), scales=1, iterations=PROBE_ITERATIONS + 1, preview_every=0)
     times = [event.elapsed for event in stylizer.stylize(image, image, probe)]
     return median(later - earlier for earlier, later in pairwise(times))
+
+
+class ServedPace:
+    """How the served app's jobs really ran against the :class:`Speed` measured at start-up: the median of the last
+    :data:`KEPT` finished jobs' whole time (from taking the device to the files written) over their predicted time.
+
+    The start-up fit times the bare engine and allows :data:`APP_SLOWDOWN` for the web server; what a served job
+    adds on top (each preview's PNG and the page's updates on the same cores, the progress video at the end) is a
+    fixed cost per preview, so its share grows as the engine gets faster: 1.36–1.45× the bare engine on two AMX
+    cores, 1.05–1.15× on two AVX2 cores. Learnt from the jobs themselves, the time left each job starts with is
+    right after the first job, whatever the machine and whatever it was doing while the fit timed it."""
+
+    KEPT = 5
+    #: A ratio outside this range is a job that waited on something else (a paused machine), not a pace.
+    PLAUSIBLE = (0.25, 4.0)
+
+    def __init__(self) -> None:
+        self._ratios: deque[float] = deque(maxlen=self.KEPT)
+        self._lock = threading.Lock()
+
+    def record(self, predicted_seconds: float, seconds: float) -> None:
+        """Note a finished job that was predicted to take ``predicted_seconds`` and took ``seconds``."""
+        if predicted_seconds <= 0:
+            return
+        ratio = seconds / predicted_seconds
+        if self.PLAUSIBLE[0] <= ratio <= self.PLAUSIBLE[1]:
+            with self._lock:
+                self._ratios.append(ratio)
+
+    @property
+    def factor(self) -> float:
+        """What the next job's prediction is multiplied by: 1 until a job has finished."""
+        with self._lock:
+            return median(self._ratios) if self._ratios else 1.0
 
 
 def target_seconds(environ: Mapping[str, str] = os.environ) -> float:
@@ -157,8 +200,9 @@ class TimeLeft:
     #: The measured pace counts fully once this many iterations have passed since the first; before, in part.
     SETTLED_ITERATIONS = 10
 
-    def __init__(self, speed: Speed, plan: Plan, config: StyleConfig) -> None:
-        self._predicted_by = list(accumulate(speed.iteration_costs(plan, config)))
+    def __init__(self, speed: Speed, plan: Plan, config: StyleConfig, pace: float = 1.0) -> None:
+        """``pace`` multiplies every predicted cost: the served jobs' :attr:`ServedPace.factor`."""
+        self._predicted_by = [pace * seconds for seconds in accumulate(speed.iteration_costs(plan, config))]
         self._first: Progress | None = None
 
     def seconds_left(self, event: Progress) -> float:

@@ -29,7 +29,7 @@ from styletransfer import Progress, StyleConfig, Stylizer, load_image, scale_pla
 
 from . import painting, render
 from .backbones import Backbones
-from .fitting import FittedDefaults, Speed, TimeLeft, fit_defaults, measure_speed
+from .fitting import FittedDefaults, ServedPace, Speed, TimeLeft, fit_defaults, measure_speed
 from .job import Job, JobState
 from .masks import user_regions
 from .meter import WorkMeter
@@ -96,6 +96,8 @@ class Studio:
         """What :meth:`fit_defaults` chose, once it has run."""
         self.speed: Speed | None = None
         """The device's speed, once :meth:`fit_defaults` has measured it: it gives the time left of each job."""
+        self.pace = ServedPace()
+        """How the finished jobs ran against :attr:`speed`'s predictions: it corrects the next job's time left."""
         self.bounds = bounds or bounds_for(self.device)
         self.files = files or render.OutputFiles()
         self.meter = WorkMeter()
@@ -198,6 +200,7 @@ class Studio:
                     return
                 yield outputs(status=render.waiting_status(hardware))
             events = self._paint_on_device(request)
+            started = time.monotonic()
             try:
                 job.start()
                 self.meter.begin()
@@ -207,7 +210,9 @@ class Studio:
                 self.meter.end()
                 self._device.release()
             if ended is not None:  # the files are written here, with the device free (and ZeroGPU's GPU given back)
-                yield self._finished(*ended, job, hardware)
+                finished = self._finished(*ended, job, hardware)
+                self._note_pace(ended[0], request.config, photo.size, time.monotonic() - started)
+                yield finished
         finally:
             job.end()
 
@@ -221,7 +226,11 @@ class Studio:
         """The outputs of a job that has the device, event by event, until it ends or Stop is asked; returns the
         final event and the loss curve when the job got that far, for :meth:`_finished`."""
         curve = render.LossCurve()
-        time_left = TimeLeft(self.speed, scale_plan(photo.size, config), config) if self.speed is not None else None
+        time_left = (
+            TimeLeft(self.speed, scale_plan(photo.size, config), config, self.pace.factor)
+            if self.speed is not None
+            else None
+        )
         yield outputs(None, None, render.starting_status(hardware), None, None, None)
         last_yield = time.monotonic()
         final = None
@@ -245,6 +254,11 @@ class Studio:
                     yield outputs(image=event.image, plot=curve.frame(), status=status)
                 last_yield = time.monotonic()
         return None if final is None else (final, curve)
+
+    def _note_pace(self, final: Progress, config: StyleConfig, photo_size: tuple[int, int], seconds: float) -> None:
+        """Teach :attr:`pace` a job that ran to its end (not one cut short by its time limit) in ``seconds``."""
+        if self.speed is not None and final.note is None:
+            self.pace.record(self.speed.job_seconds(scale_plan(photo_size, config), config), seconds)
 
     def stop(self, job: Job) -> tuple[Any, Any, Any, Any]:
         """Stop the session's job, then show where it stopped and offer its latest picture, video and before/after.
