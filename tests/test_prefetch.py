@@ -51,24 +51,3 @@ def test_closing_stops_the_source_in_its_own_thread_before_it_returns():
     made.acquire()
     events.close()
     assert closed_in == ["engine events"]  # closed, and not in this thread
-
-
-def test_jobs_one_after_another_run_on_one_kept_thread_and_jobs_at_once_on_two():
-    # A job's first run in a new thread is slower than its later ones there (the module's docstring).
-    def where():
-        yield threading.get_ident()
-
-    first, second = list(prefetched(where())), list(prefetched(where()))
-    assert first == second and first != [threading.get_ident()]
-    release = threading.Event()
-
-    def busy():
-        yield "started"
-        release.wait(10)
-        yield "done"
-
-    running = prefetched(busy())
-    assert next(running) == "started"  # the kept thread now waits inside this source
-    assert list(prefetched(where())) != first  # so another thread serves the next job
-    release.set()
-    assert list(running) == ["done"]

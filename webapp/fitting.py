@@ -26,8 +26,6 @@ from PIL import Image
 from styletransfer import Plan, Progress, StyleConfig, Stylizer, scale_plan
 from styletransfer.output_scale import is_shallow, scale_config
 
-from .prefetch import prefetched
-
 #: The environment variable that sets how long the default job should take, in seconds.
 TARGET_SECONDS_ENV = "STYLETRANSFER_TARGET_SECONDS"
 TARGET_SECONDS = 60.0
@@ -117,7 +115,7 @@ def _seconds_per_iteration(stylizer: Stylizer, config: StyleConfig, size: tuple[
     scale."""
     image = Image.linear_gradient("L").convert("RGB").resize(size)
     probe = config.updated(size=max(size), scales=1, iterations=PROBE_ITERATIONS + 1, preview_every=0)
-    times = [event.elapsed for event in prefetched(stylizer.stylize(image, image, probe))]  # where the jobs run
+    times = [event.elapsed for event in stylizer.stylize(image, image, probe)]
     return median(later - earlier for earlier, later in pairwise(times))
 
 

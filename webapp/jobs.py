@@ -150,11 +150,10 @@ class Studio:
         return options_from_config(self.defaults, self.backbones.default)
 
     def warm_up(self) -> None:
-        """Run two tiny iterations on the thread the jobs run on (see :mod:`webapp.prefetch`), so that the first user
-        does not pay for one-off kernel set-up."""
+        """Run two tiny iterations, so that the first user does not pay for one-off kernel set-up."""
         image = Image.linear_gradient("L").convert("RGB").resize((64, 64))
         config = self.defaults.updated(size=64, scales=1, iterations=2, preview_every=0)
-        for _ in prefetched(self.stylizer.stylize(image, image, config)):
+        for _ in self.stylizer.stylize(image, image, config):
             pass
 
     def fit_defaults(self, target: float) -> FittedDefaults:
