@@ -53,8 +53,8 @@ APP_SLOWDOWN = 1.1
 PROBE_SIZES = ((128, 96), (384, 288))
 PROBE_ITERATIONS = 4
 #: How many times the probes are timed, one size after the other; each size counts its quickest round. A busy
-#: moment at start-up (another process, the disk still flushing a fresh install) once made the whole probe 1.7×
-#: slow (AMX: "about 39 s" for the square job, then 23 s in the next start, the jobs themselves alike).
+#: moment at start-up once made the whole probe 1.7× slow (AMX: "about 39 s" for the square job, then 23 s in the
+#: next start minutes later, the jobs themselves alike).
 PROBE_ROUNDS = 2
 
 
@@ -123,11 +123,11 @@ class ServedPace:
     """How the served app's jobs really ran against the :class:`Speed` measured at start-up: the median of the last
     :data:`KEPT` finished jobs' whole time (from taking the device to the files written) over their predicted time.
 
-    The start-up fit times the bare engine and allows :data:`APP_SLOWDOWN` for the web server; what a served job
-    adds on top (each preview's PNG and the page's updates on the same cores, the progress video at the end) is a
-    fixed cost per preview, so its share grows as the engine gets faster: 1.36–1.45× the bare engine on two AMX
-    cores, 1.05–1.15× on two AVX2 cores. Learnt from the jobs themselves, the time left each job starts with is
-    right after the first job, whatever the machine and whatever it was doing while the fit timed it."""
+    The start-up fit times the bare engine at two sizes and allows :data:`APP_SLOWDOWN` for the web server. A served
+    job differs from that prediction by more than the fit can see: the server's own work on the same cores (the
+    square 512 px job on two AMX cores took 1.14–1.19× the bare engine's time, interleaved), sizes off the line
+    through the probes (13 % above it at 512×512 there), and whatever the machine was doing while the fit timed
+    it. Learnt from the jobs themselves, the time left each job starts with is right from the second job on."""
 
     KEPT = 5
     #: A ratio outside this range is a job that waited on something else (a paused machine), not a pace.
