@@ -25,7 +25,7 @@ with contextlib.suppress(ImportError):  # On a ZeroGPU Space, `spaces` must come
 
 import gradio as gr
 
-from styletransfer.device import limit_heap_arenas, reuse_large_blocks
+from styletransfer.device import limit_heap_arenas
 from styletransfer.pool import WORKERS_ENV, PoolSetting
 from webapp.fair_queue import jobs_per_visitor
 from webapp.fitting import target_seconds
@@ -120,7 +120,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(format="%(message)s")
     logger.setLevel(logging.INFO)
     args = parse_args(argv)
-    reuse_large_blocks()  # before the fit, which must time the engine as it will run
     server = server_options(args)
     setting = pool_setting(args)
     if setting is not None:

@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 
 from styletransfer import StyleConfig, Stylizer, load_image
-from styletransfer.device import reuse_large_blocks
 from styletransfer.images import resize_long_side
 from styletransfer.weights import load_bundled_weights
 
@@ -207,7 +206,6 @@ def save_outputs(comparison: Comparison, out: Path) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     """Run every configuration, print the tables and write the results."""
     args = parse_args(argv)
-    reuse_large_blocks()  # as the app and the command line run, for the references and ours alike
     torch.set_num_threads(args.threads)
     pairs = load_pairs(args)
     weights = load_bundled_weights()

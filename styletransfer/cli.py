@@ -13,7 +13,6 @@ from typing import Any
 from tqdm import tqdm
 
 from .config import SETTINGS, StyleConfig
-from .device import reuse_large_blocks
 from .engine import OutOfMemoryError, Stylizer
 from .images import ImageError
 from .memory import parse_memory, readable_bytes
@@ -122,7 +121,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code: 0, 2 for bad input, 1 when the device ran out of
     memory, 130 when interrupted."""
     args = build_parser().parse_args(argv)
-    reuse_large_blocks()
     try:
         config = config_from_args(args)
         stylizer = Stylizer(args.weights, device=args.device, precision=args.precision)

@@ -108,31 +108,6 @@ def limit_heap_arenas(count: int) -> bool:
     return bool(mallopt is not None and mallopt(_M_ARENA_MAX, count))
 
 
-#: glibc's ``mallopt`` parameters: the size from which a block is mapped on its own (``M_MMAP_THRESHOLD``), and the
-#: free memory at a heap's top that is kept rather than handed back at once (``M_TRIM_THRESHOLD``).
-_M_MMAP_THRESHOLD = -3
-_M_TRIM_THRESHOLD = -1
-#: Freed blocks up to this size are kept for reuse (see :func:`reuse_large_blocks`).
-LARGE_BLOCK = 1 << 30
-
-
-def reuse_large_blocks() -> bool:
-    """Let glibc keep freed blocks of up to :data:`LARGE_BLOCK` bytes in its heap for the next allocation, instead of
-    mapping each one afresh; whether the C library took it.
-
-    glibc maps every block above its mmap threshold (which it raises to 32 MB at most) on its own and unmaps it when
-    it is freed, so each evaluation of a large picture had the kernel map and zero-fill its largest activations
-    again: at 512×512 a bf16 feature map is 33.5 MB, and the fp32 copy the Gram matrix is summed from 67 MB. Kept
-    and reused, the default 512 px job on two AMX cores took 22.5–22.8 s instead of 24.8–25.5 s for the square photo
-    and 16.9–17.7 s instead of 18.0–18.2 s for a 4:3 one (processes interleaved), its peak memory 2 % higher.
-    :func:`release_cached_memory` still hands the freed memory back after every job. A process-wide setting, so the
-    app, the command line and the benchmarks choose it; elsewhere than on glibc this does nothing."""
-    mallopt = getattr(_c_library(), "mallopt", None)
-    return bool(
-        mallopt is not None and mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK) and mallopt(_M_TRIM_THRESHOLD, LARGE_BLOCK)
-    )
-
-
 @lru_cache(maxsize=1)
 def _c_library() -> ctypes.CDLL | None:
     """The C library, or ``None`` where there is none to find."""

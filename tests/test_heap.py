@@ -54,34 +54,3 @@ def test_threads_share_the_arenas_the_limit_allows():
     # Without a limit, threads that allocate at once get arenas of their own.
     assert heaps_after_threads("unlimited") > 2
     assert heaps_after_threads("2") <= 2
-
-
-#: A process that fills a 48 MB tensor, frees it and fills another; prints the page faults of the second.
-FAULTS_OF_A_SECOND_LARGE_BLOCK = textwrap.dedent(
-    """
-    import resource, sys, torch
-    from styletransfer.device import reuse_large_blocks
-    if sys.argv[1] == "reuse":
-        assert reuse_large_blocks()
-    def filled():
-        return torch.ones(12 * 1024 * 1024)  # 48 MB of float32: above the 32 MB that glibc maps on its own at most
-    first = filled()
-    del first
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    second = filled()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    """
-)
-
-
-def faults_of_a_second_large_block(setting: str) -> int:
-    result = subprocess.run(
-        [sys.executable, "-c", FAULTS_OF_A_SECOND_LARGE_BLOCK, setting], capture_output=True, text=True, check=True
-    )
-    return int(result.stdout.strip())
-
-
-def test_a_freed_large_block_is_reused_rather_than_mapped_and_faulted_in_afresh():
-    # 48 MB is about 12 000 pages of 4 kB: mapped afresh, each is faulted in (and zeroed) again.
-    assert faults_of_a_second_large_block("default") > 5000
-    assert faults_of_a_second_large_block("reuse") < 500
