@@ -126,9 +126,8 @@ class ServedPace:
     The start-up fit times the bare engine at two sizes and allows :data:`APP_SLOWDOWN` for the web server. A served
     job differs from that prediction by more than the fit can see: the server's own work on the same cores (the
     square 512 px job on two AMX cores took 1.14–1.19× the bare engine's time, interleaved), sizes off the line
-    through the probes (13 % above it at 512×512 there, before large blocks were kept for reuse), and whatever the
-    machine was doing while the fit timed it. Learnt from the jobs themselves, the time left each job starts with is
-    right from the second job on."""
+    through the probes (13 % above it at 512×512 there), and whatever the machine was doing while the fit timed it.
+    Learnt from the jobs themselves, the time left each job starts with is right from the second job on."""
 
     KEPT = 5
     #: A ratio outside this range is a job that waited on something else (a paused machine), not a pace.
